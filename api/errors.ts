@@ -1,0 +1,32 @@
+/**
+ * Error classes. Each message says what was wrong and what to do next.
+ *
+ * @module
+ */
+
+/** Base class of every error mod-alloc throws. */
+export class ModAllocError extends Error {
+  /** Creates an error with a message that says what to do next. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** The native library could not be found or opened. */
+export class LibraryNotFoundError extends ModAllocError {}
+
+/** The native library was built for another version of this module. */
+export class AbiMismatchError extends ModAllocError {}
+
+/** This OS or CPU is not supported. */
+export class UnsupportedPlatformError extends ModAllocError {}
+
+/** Installing or uninstalling the hooks failed. */
+export class InstallError extends ModAllocError {}
+
+/** An API was used in a state where it cannot work (e.g. stop twice). */
+export class StateError extends ModAllocError {}
+
+/** An option had an invalid value. */
+export class OptionError extends ModAllocError {}

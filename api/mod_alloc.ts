@@ -1,0 +1,154 @@
+/**
+ * The process-wide profiler instance.
+ *
+ * @module
+ */
+
+import { loadLibrary } from "../ffi/library.ts";
+import { MODE, STATUS_ALREADY, STATUS_MESSAGES, STATUS_NOT_INSTALLED, STATUS_OK } from "../ffi/layout.ts";
+import { readStats } from "../ffi/stats.ts";
+import type { NativeLibrary } from "../ffi/symbols.ts";
+import type { AllocStats, ThreadScope } from "./alloc_stats.ts";
+import { InstallError } from "./errors.ts";
+import { threadScope } from "./options.ts";
+
+/** How the library sees allocations. */
+export type InstallMode = "preload" | "runtime";
+
+/** Options of {@linkcode ModAlloc.snapshot}. */
+export interface SnapshotOptions {
+  /** `"all"` (default): every thread; `"current"`: the calling thread. */
+  thread?: ThreadScope;
+}
+
+let instance: ModAlloc | undefined;
+
+/**
+ * The native heap profiler of this process. There is one per process: get
+ * it with {@linkcode ModAlloc.install}.
+ *
+ * @example Count the native allocations of some work
+ * ```ts
+ * import { ModAlloc } from "../mod.ts";
+ *
+ * const alloc = ModAlloc.install();
+ * alloc.reset();
+ * const data = new Uint8Array(100_000); // V8 backing store: calloc
+ * const stats = alloc.snapshot();
+ * console.log(`${stats.allocCount} allocations, ${stats.totalBytes} bytes`, data.length);
+ * ```
+ */
+export class ModAlloc {
+  #library: NativeLibrary;
+
+  private constructor(library: NativeLibrary) {
+    this.#library = library;
+  }
+
+  /**
+   * Starts counting (idempotent) and returns the process-wide instance.
+   * Under `LD_PRELOAD` it attaches to the preloaded library, which has
+   * counted since process start; otherwise it patches the allocator imports
+   * of every loaded object, and of those loaded later.
+   *
+   * @example
+   * ```ts
+   * import { ModAlloc } from "../mod.ts";
+   *
+   * const alloc = ModAlloc.install();
+   * console.log(alloc.mode, alloc.installed);
+   * ```
+   */
+  static install(): ModAlloc {
+    instance ??= new ModAlloc(loadLibrary());
+    instance.#install();
+    return instance;
+  }
+
+  #install(): void {
+    const status = this.#library.symbols.mod_alloc_install();
+    if (status !== STATUS_OK && status !== STATUS_ALREADY) {
+      throw new InstallError(
+        `ModAlloc.install() failed: ${STATUS_MESSAGES[status] ?? `unknown status ${status}`}.`,
+      );
+    }
+  }
+
+  /** True while allocations are being counted. */
+  get installed(): boolean {
+    return this.#library.symbols.mod_alloc_counting() === 1;
+  }
+
+  /** `"preload"` when the library was preloaded, else `"runtime"`. */
+  get mode(): InstallMode {
+    return this.#library.symbols.mod_alloc_mode() === MODE.preload ? "preload" : "runtime";
+  }
+
+  /**
+   * The counters now. For `thread: "all"` the event counts start at the
+   * last {@linkcode ModAlloc.reset}; for `"current"` at the thread's start.
+   *
+   * @example
+   * ```ts
+   * import { ModAlloc } from "../mod.ts";
+   *
+   * const { currentBytes, liveCount } = ModAlloc.install().snapshot({ thread: "current" });
+   * console.log(currentBytes, liveCount);
+   * ```
+   */
+  snapshot(options: SnapshotOptions = {}): AllocStats {
+    return readStats(this.#library, threadScope(options.thread, "ModAlloc.snapshot", "all"));
+  }
+
+  /**
+   * Zeroes the all-threads event counts (`allocCount`, `freeCount`,
+   * `totalBytes`, `foreignCount`, `failedCount`) and re-bases the peaks on
+   * the live values. `currentBytes` and `liveCount` keep describing memory
+   * that is still live.
+   *
+   * @example
+   * ```ts
+   * import { ModAlloc } from "../mod.ts";
+   *
+   * const alloc = ModAlloc.install();
+   * alloc.reset();
+   * console.log(alloc.snapshot().allocCount >= 0);
+   * ```
+   */
+  reset(): void {
+    this.#library.symbols.mod_alloc_reset();
+  }
+
+  /**
+   * Stops counting. At run time the patched imports are restored; under
+   * preload the hooks stay but forward without counting. Blocks freed while
+   * uninstalled are settled when their address is reused after a new
+   * install. Calling it when not installed is a no-op.
+   *
+   * @example
+   * ```ts
+   * import { ModAlloc } from "../mod.ts";
+   *
+   * const alloc = ModAlloc.install();
+   * alloc.uninstall();
+   * console.log(alloc.installed); // false
+   * ModAlloc.install();
+   * ```
+   */
+  uninstall(): void {
+    const status = this.#library.symbols.mod_alloc_uninstall();
+    if (status !== STATUS_OK && status !== STATUS_NOT_INSTALLED) {
+      throw new InstallError(`ModAlloc.uninstall() failed: ${STATUS_MESSAGES[status] ?? `status ${status}`}.`);
+    }
+  }
+
+  /** Bytes of memory the profiler itself holds (tables, records). */
+  get memoryBytes(): number {
+    return this.#library.symbols.mod_alloc_memory_bytes();
+  }
+
+  /** Number of GOT slots patched by a run-time install. */
+  get patchedSlots(): number {
+    return this.#library.symbols.mod_alloc_patched_slots();
+  }
+}

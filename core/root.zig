@@ -1,0 +1,139 @@
+//! libmod_alloc: the exported C ABI. Each export is a thin adapter onto the
+//! file that does the work; the allocator hooks themselves are exported by
+//! `hooks.zig` under their libc names.
+
+const std = @import("std");
+const abi = @import("abi.zig");
+const counters = @import("counters.zig");
+const hooks = @import("hooks.zig");
+const live_table = @import("live_table.zig");
+const got_patch = @import("got_patch.zig");
+const sized_api = @import("sized_api.zig");
+
+comptime {
+    _ = hooks;
+}
+
+/// Set by the constructor: true when our `malloc` is the process's (the
+/// library was preloaded or linked ahead of libc).
+var preloaded: bool = false;
+
+extern fn dlsym(handle: ?*anyopaque, name: [*:0]const u8) callconv(.c) ?*anyopaque;
+extern fn pthread_atfork(
+    prepare: ?*const fn () callconv(.c) void,
+    parent: ?*const fn () callconv(.c) void,
+    child: ?*const fn () callconv(.c) void,
+) callconv(.c) c_int;
+
+/// Locks held across fork so the child never inherits one mid-update from a
+/// thread that does not exist there.
+fn forkPrepare() callconv(.c) void {
+    got_patch.lockForFork();
+    counters.lockForFork();
+    live_table.lockAll();
+}
+
+fn forkParent() callconv(.c) void {
+    live_table.unlockAll();
+    counters.unlockAfterFork();
+    got_patch.unlockAfterFork();
+}
+
+fn forkChild() callconv(.c) void {
+    live_table.forceUnlockAll();
+    counters.afterForkChild();
+    got_patch.afterForkChild();
+}
+
+fn constructor() callconv(.c) void {
+    const global_malloc = dlsym(null, "malloc");
+    preloaded = global_malloc == @as(?*anyopaque, @ptrCast(@constCast(&hooks.malloc)));
+    _ = pthread_atfork(forkPrepare, forkParent, forkChild);
+}
+
+const Init = *const fn () callconv(.c) void;
+const init_entry: Init = &constructor;
+comptime {
+    @export(&init_entry, .{ .name = "mod_alloc_init_entry", .section = ".init_array", .visibility = .hidden });
+}
+
+export fn mod_alloc_abi_version() u32 {
+    return abi.abi_version;
+}
+
+export fn mod_alloc_stats_fields_count() u32 {
+    return abi.stats_fields_count;
+}
+
+/// Field names in `abi.StatsField` order, for the layout check of the
+/// TypeScript side; null past the end.
+export fn mod_alloc_stats_field_name(index: u32) ?[*:0]const u8 {
+    const names = comptime @typeInfo(abi.StatsField).@"enum".field_names;
+    if (index >= names.len) return null;
+    return names[index].ptr;
+}
+
+export fn mod_alloc_mode() u32 {
+    if (preloaded) return @intFromEnum(abi.Mode.preload);
+    if (got_patch.installed.load(.acquire)) return @intFromEnum(abi.Mode.runtime);
+    return @intFromEnum(abi.Mode.none);
+}
+
+/// Under preload the hooks already see everything: install only turns
+/// counting (back) on. Otherwise it patches the GOT slots of the process.
+export fn mod_alloc_install() i32 {
+    if (preloaded) {
+        const was = hooks.counting.swap(true, .acq_rel);
+        return @intFromEnum(if (was) abi.Status.already_installed else abi.Status.ok);
+    }
+    return @intFromEnum(got_patch.install());
+}
+
+export fn mod_alloc_uninstall() i32 {
+    if (preloaded) {
+        const was = hooks.counting.swap(false, .acq_rel);
+        return @intFromEnum(if (was) abi.Status.ok else abi.Status.not_installed);
+    }
+    return @intFromEnum(got_patch.uninstall());
+}
+
+export fn mod_alloc_counting() u32 {
+    return @intFromBool(hooks.counting.load(.acquire) and (preloaded or got_patch.installed.load(.acquire)));
+}
+
+fn scopeOf(raw: u32) abi.Scope {
+    return if (raw == @intFromEnum(abi.Scope.current_thread)) .current_thread else .all;
+}
+
+export fn mod_alloc_snapshot(scope: u32, out: *[abi.stats_fields_count]f64) void {
+    counters.snapshot(scopeOf(scope), out);
+}
+
+export fn mod_alloc_mark_peak(scope: u32, out: *[2]f64) void {
+    counters.markPeak(scopeOf(scope), out);
+}
+
+export fn mod_alloc_reset() void {
+    counters.reset();
+}
+
+/// Memory the profiler holds: its static tables plus what it mapped.
+export fn mod_alloc_memory_bytes() f64 {
+    const static_bytes = counters.threads_max * @sizeOf(counters.ThreadCounters) + live_table.shards_count * 64;
+    return @floatFromInt(static_bytes + live_table.mappedBytes() + got_patch.mappedBytes());
+}
+
+export fn mod_alloc_patched_slots() u32 {
+    return @intCast(got_patch.patchedSlots());
+}
+
+export fn mod_alloc_live_entries() f64 {
+    return @floatFromInt(live_table.liveEntries());
+}
+
+comptime {
+    @export(&sized_api.alloc, .{ .name = "mod_alloc_alloc" });
+    @export(&sized_api.allocZeroed, .{ .name = "mod_alloc_alloc_zeroed" });
+    @export(&sized_api.dealloc, .{ .name = "mod_alloc_dealloc" });
+    @export(&sized_api.realloc, .{ .name = "mod_alloc_realloc" });
+}

@@ -1,0 +1,83 @@
+//! A GlobalAlloc-style sized API (`include/mod_alloc.h`): the caller passes
+//! size and alignment back on free, as Rust's GlobalAlloc and Zig's
+//! Allocator do, so these calls count without any live-table lookup.
+//! Blocks from here must go back through `mod_alloc_dealloc` /
+//! `mod_alloc_realloc`, never plain free (they are not in the live table).
+
+const std = @import("std");
+const real = @import("real.zig");
+const counters = @import("counters.zig");
+const hooks = @import("hooks.zig");
+
+/// glibc's malloc returns 16-byte aligned blocks on 64-bit targets.
+const malloc_alignment = 16;
+
+fn count(comptime apply: fn (*counters.ThreadCounters) void) void {
+    if (!hooks.counting.load(.monotonic)) return;
+    const handle = counters.enter() orelse return;
+    defer handle.release();
+    apply(handle.counters);
+}
+
+fn alignedBlock(size: usize, alignment: usize, zeroed: bool) ?*anyopaque {
+    if (alignment <= malloc_alignment) {
+        return if (zeroed) real.calloc(1, size) else real.malloc(size);
+    }
+    if (!std.math.isPowerOfTwo(alignment)) return null;
+    const block = real.memalign(alignment, size) orelse return null;
+    if (zeroed) @memset(@as([*]u8, @ptrCast(block))[0..size], 0);
+    return block;
+}
+
+fn countResult(block: ?*anyopaque, bytes_old: usize, bytes_new: usize, blocks: i64) void {
+    if (!hooks.counting.load(.monotonic)) return;
+    const handle = counters.enter() orelse return;
+    defer handle.release();
+    if (block == null) return handle.counters.countFailed();
+    handle.counters.countAlloc(bytes_old, bytes_new, blocks);
+}
+
+pub fn alloc(size: usize, alignment: usize) callconv(.c) ?*anyopaque {
+    const block = alignedBlock(size, alignment, false);
+    countResult(block, 0, size, 1);
+    return block;
+}
+
+pub fn allocZeroed(size: usize, alignment: usize) callconv(.c) ?*anyopaque {
+    const block = alignedBlock(size, alignment, true);
+    countResult(block, 0, size, 1);
+    return block;
+}
+
+pub fn dealloc(ptr: ?*anyopaque, size: usize, alignment: usize) callconv(.c) void {
+    _ = alignment;
+    const block = ptr orelse return;
+    real.free(block);
+    if (!hooks.counting.load(.monotonic)) return;
+    const handle = counters.enter() orelse return;
+    defer handle.release();
+    handle.counters.countFree(size);
+}
+
+pub fn realloc(ptr: ?*anyopaque, old_size: usize, alignment: usize, new_size: usize) callconv(.c) ?*anyopaque {
+    const block = ptr orelse return alloc(new_size, alignment);
+    if (alignment <= malloc_alignment) {
+        const result = real.realloc(block, new_size);
+        countResult(result, old_size, new_size, 0);
+        return result;
+    }
+    // glibc's realloc does not keep large alignments: move by hand.
+    const result = alignedBlock(new_size, alignment, false) orelse {
+        countResult(null, 0, 0, 0);
+        return null;
+    };
+    const kept = @min(old_size, new_size);
+    @memcpy(@as([*]u8, @ptrCast(result))[0..kept], @as([*]const u8, @ptrCast(block))[0..kept]);
+    real.free(block);
+    countResult(result, old_size, new_size, 0);
+    return result;
+}
+
+comptime {
+    _ = count;
+}

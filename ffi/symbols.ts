@@ -1,0 +1,28 @@
+/**
+ * The FFI symbol table of libmod_alloc.so: one declarative object, the only
+ * description of the native functions on the TypeScript side. Counters are
+ * read into caller-supplied `Float64Array`s so every call stays a V8 fast
+ * call returning plain numbers.
+ *
+ * @module
+ */
+
+/** Symbols bound by `Deno.dlopen`. */
+export const symbols = {
+  mod_alloc_abi_version: { parameters: [], result: "u32" },
+  mod_alloc_stats_fields_count: { parameters: [], result: "u32" },
+  mod_alloc_stats_field_name: { parameters: ["u32"], result: "pointer" },
+  mod_alloc_mode: { parameters: [], result: "u32" },
+  mod_alloc_install: { parameters: [], result: "i32" },
+  mod_alloc_uninstall: { parameters: [], result: "i32" },
+  mod_alloc_counting: { parameters: [], result: "u32" },
+  mod_alloc_snapshot: { parameters: ["u32", "buffer"], result: "void" },
+  mod_alloc_mark_peak: { parameters: ["u32", "buffer"], result: "void" },
+  mod_alloc_reset: { parameters: [], result: "void" },
+  mod_alloc_memory_bytes: { parameters: [], result: "f64" },
+  mod_alloc_patched_slots: { parameters: [], result: "u32" },
+  mod_alloc_live_entries: { parameters: [], result: "f64" },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+/** The bound library. */
+export type NativeLibrary = Deno.DynamicLibrary<typeof symbols>;

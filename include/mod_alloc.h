@@ -1,0 +1,41 @@
+/* mod-alloc: C ABI of libmod_alloc.so.
+ *
+ * The sized API lets native code (C, Zig, Rust's GlobalAlloc) route its
+ * allocations through the profiler's counters without a live-table lookup.
+ * A block from mod_alloc_alloc* must be released with mod_alloc_dealloc or
+ * resized with mod_alloc_realloc, passing back the size and alignment it
+ * was allocated with; never with free(). */
+#ifndef MOD_ALLOC_H
+#define MOD_ALLOC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MOD_ALLOC_ABI_VERSION 1u
+
+uint32_t mod_alloc_abi_version(void);
+
+/* alignment: a power of two; up to 16 costs nothing extra. */
+void *mod_alloc_alloc(size_t size, size_t alignment);
+void *mod_alloc_alloc_zeroed(size_t size, size_t alignment);
+void mod_alloc_dealloc(void *ptr, size_t size, size_t alignment);
+void *mod_alloc_realloc(void *ptr, size_t old_size, size_t alignment, size_t new_size);
+
+/* Scope: 0 = all threads, 1 = calling thread. */
+uint32_t mod_alloc_stats_fields_count(void);
+const char *mod_alloc_stats_field_name(uint32_t index);
+void mod_alloc_snapshot(uint32_t scope, double *out /* [fields_count] */);
+void mod_alloc_reset(void);
+
+int32_t mod_alloc_install(void);
+int32_t mod_alloc_uninstall(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,33 @@
+/**
+ * mod-alloc: a native-heap allocation profiler for Deno.
+ *
+ * `ModAlloc.install()` wraps the C allocator of the Deno process (or
+ * attaches to the library preloaded with `LD_PRELOAD`) and counts every
+ * native allocation: Deno's runtime, V8 backing stores, and libraries
+ * loaded with `Deno.dlopen`. `Profiler.start()` / `stop()` measures a scope.
+ *
+ * @example
+ * ```ts
+ * import { Profiler } from "./mod.ts";
+ *
+ * const profiler = Profiler.start({ thread: "current" });
+ * const bytes = new Uint8Array(1 << 20);
+ * const stats = profiler.stop();
+ * console.log(`${stats.allocCount} allocs, ${stats.totalBytes} B`, bytes.length);
+ * ```
+ *
+ * @module
+ */
+
+export type { AllocStats, ScopeStats, ThreadScope } from "./api/alloc_stats.ts";
+export { type InstallMode, ModAlloc, type SnapshotOptions } from "./api/mod_alloc.ts";
+export { Profiler, type ProfilerOptions } from "./api/profiler.ts";
+export {
+  AbiMismatchError,
+  InstallError,
+  LibraryNotFoundError,
+  ModAllocError,
+  OptionError,
+  StateError,
+  UnsupportedPlatformError,
+} from "./api/errors.ts";
