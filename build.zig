@@ -8,17 +8,11 @@ pub fn build(b: *std.Build) void {
     // debug build (`-Doptimize=debug`) keeps its safety checks for hunting.
     const optimize = b.option(std.lang.Optimize, "optimize", "optimize mode of the library") orelse .fast;
 
-    const core = b.createModule(.{
-        .root_source_file = b.path("core/root.zig"),
-        .target = target,
-        .optimize = optimize,
-        .link_libc = true,
-        // Tier 2 walks frame pointers through this library too.
-        .omit_frame_pointer = false,
-        .pic = true,
-    });
-    const library = b.addLibrary(.{ .name = "mod_alloc", .linkage = .dynamic, .root_module = core });
+    const library = addCore(b, "mod_alloc", target, optimize, 0);
     b.installArtifact(library);
+    // A copy that claims another ABI version, for the loader's mismatch test.
+    const skewed = addCore(b, "mod_alloc_abi_skew", target, optimize, 1000);
+    b.getInstallStep().dependOn(&b.addInstallArtifact(skewed, .{ .dest_dir = .{ .override = .{ .custom = "lib/test" } } }).step);
     b.installFile("include/mod_alloc.h", "include/mod_alloc.h");
 
     const fixture = b.createModule(.{
@@ -27,13 +21,18 @@ pub fn build(b: *std.Build) void {
         .link_libc = true,
         .omit_frame_pointer = false,
     });
-    fixture.addCSourceFile(.{ .file = b.path("tests/fixture/fixture.c"), .flags = &.{ "-std=c11", "-O1", "-g", "-fno-omit-frame-pointer", "-Wall", "-Werror" } });
+    fixture.addCSourceFile(.{ .file = b.path("tests/fixture/fixture.c"), .flags = &.{ "-std=gnu11", "-O1", "-g", "-fno-omit-frame-pointer", "-Wall", "-Werror" } });
     fixture.addIncludePath(b.path("include"));
     fixture.linkSystemLibrary("pthread", .{});
+    // The sized-API calls bind to the library already loaded in the process
+    // (same soname); $ORIGIN finds it when the fixture is loaded first.
+    fixture.linkLibrary(library);
+    fixture.addRPathSpecial("$ORIGIN");
     const fixture_library = b.addLibrary(.{ .name = "mod_alloc_fixture", .linkage = .dynamic, .root_module = fixture });
     b.installArtifact(fixture_library);
 
     const unit_module = b.createModule(.{
+        .imports = &.{.{ .name = "build_options", .module = coreOptions(b, 0) }},
         .root_source_file = b.path("core/unit_tests.zig"),
         .target = target,
         .optimize = b.option(std.lang.Optimize, "test-optimize", "optimize mode of the unit tests") orelse .safe,
@@ -43,4 +42,30 @@ pub fn build(b: *std.Build) void {
     const unit_tests = b.addTest(.{ .root_module = unit_module });
     const test_step = b.step("test", "Run the Zig unit tests");
     test_step.dependOn(&b.addRunArtifact(unit_tests).step);
+}
+
+fn coreOptions(b: *std.Build, abi_skew: u32) *std.Build.Module {
+    const options = b.addOptions();
+    options.addOption(u32, "abi_skew", abi_skew);
+    return options.createModule();
+}
+
+fn addCore(
+    b: *std.Build,
+    name: []const u8,
+    target: std.Build.ResolvedTarget,
+    optimize: std.lang.Optimize,
+    abi_skew: u32,
+) *std.Build.Step.Compile {
+    const core = b.createModule(.{
+        .root_source_file = b.path("core/root.zig"),
+        .target = target,
+        .optimize = optimize,
+        .link_libc = true,
+        // Tier 2 walks frame pointers through this library too.
+        .omit_frame_pointer = false,
+        .pic = true,
+        .imports = &.{.{ .name = "build_options", .module = coreOptions(b, abi_skew) }},
+    });
+    return b.addLibrary(.{ .name = name, .linkage = .dynamic, .root_module = core });
 }

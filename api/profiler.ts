@@ -115,7 +115,9 @@ export class Profiler {
    */
   stop(): ScopeStats {
     if (this.#stopped) {
-      throw new StateError("Profiler.stop() was called twice on the same profiler; start a new one with Profiler.start().");
+      throw new StateError(
+        "Profiler.stop() was called twice on the same profiler; start a new one with Profiler.start().",
+      );
     }
     foldMarks(this.#library, this.#thread);
     const end = readStats(this.#library, this.#thread);

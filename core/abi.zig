@@ -3,7 +3,9 @@
 //! version at load time, and `tests/abi_test.ts` checks every field name.
 
 /// Bump on any change to an exported signature or to `StatsField`.
-pub const abi_version: u32 = 1;
+/// (`abi_skew` is non-zero only in the test copy built to check that the
+/// loader refuses a mismatched library.)
+pub const abi_version: u32 = 1 + @import("build_options").abi_skew;
 
 /// Order of the f64 values that `mod_alloc_snapshot` writes. f64 because
 /// Deno's FFI returns 64-bit integers as bigint, and counts stay exact in an

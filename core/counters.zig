@@ -181,17 +181,24 @@ pub fn enter() ?Handle {
 }
 
 fn ownSlot() ?*ThreadCounters {
+    const index = ownSlotIndex() orelse return null;
+    return &slots[index];
+}
+
+/// Index of the calling thread's slot, claiming a free one on first use;
+/// null when all `threads_max` slots are taken.
+pub fn ownSlotIndex() ?usize {
     const key = threadPointer();
     std.debug.assert(key != 0);
     var index = mix(key) % threads_max;
     var probes: usize = 0;
     while (probes < threads_max) : (probes += 1) {
         const owner = slot_owners[index].load(.acquire);
-        if (owner == key) return &slots[index];
+        if (owner == key) return index;
         if (owner == 0) {
             if (slot_owners[index].cmpxchgStrong(0, key, .acq_rel, .acquire)) |winner| {
-                if (winner == key) return &slots[index];
-            } else return &slots[index];
+                if (winner == key) return index;
+            } else return index;
         }
         index = (index + 1) % threads_max;
     }

@@ -113,6 +113,56 @@ export fn mod_alloc_mark_peak(scope: u32, out: *[2]f64) void {
     counters.markPeak(scopeOf(scope), out);
 }
 
+/// Output areas, one per thread slot, for callers that must not allocate
+/// to read counters: Deno's FFI allocates on its slow path for every call
+/// that takes parameters, and a thread-scoped profiler would count that as
+/// its own noise. So the reads below take no parameters: each writes into
+/// the calling thread's area, which the caller mapped once as a
+/// Float64Array. Layout: stats fields, then the two mark values.
+const out_area_values = 16;
+var out_areas: [counters.threads_max][out_area_values]f64 = @splat(@splat(0));
+
+comptime {
+    std.debug.assert(abi.stats_fields_count + 2 <= out_area_values);
+}
+
+fn ownArea() ?*[out_area_values]f64 {
+    const index = counters.ownSlotIndex() orelse return null;
+    return &out_areas[index];
+}
+
+/// The calling thread's output area; null when it has no thread slot (the
+/// caller then passes buffers to `mod_alloc_snapshot`).
+export fn mod_alloc_out_area() ?*[out_area_values]f64 {
+    return ownArea();
+}
+
+fn snapshotToArea(scope: abi.Scope) void {
+    const area = ownArea() orelse return;
+    counters.snapshot(scope, area[0..abi.stats_fields_count]);
+}
+
+fn markToArea(scope: abi.Scope) void {
+    const area = ownArea() orelse return;
+    counters.markPeak(scope, area[abi.stats_fields_count..][0..2]);
+}
+
+export fn mod_alloc_snapshot_all() void {
+    snapshotToArea(.all);
+}
+
+export fn mod_alloc_snapshot_current() void {
+    snapshotToArea(.current_thread);
+}
+
+export fn mod_alloc_mark_peak_all() void {
+    markToArea(.all);
+}
+
+export fn mod_alloc_mark_peak_current() void {
+    markToArea(.current_thread);
+}
+
 export fn mod_alloc_reset() void {
     counters.reset();
 }

@@ -32,5 +32,9 @@ console.log(`  bytes still live ${kib(scope.currentBytes)} in ${scope.liveCount}
 console.log(`  scope peak      ${kib(scope.scopePeakBytes)}`);
 const all = alloc.snapshot();
 console.log("whole process since install (all threads):");
-console.log(`  allocations ${all.allocCount}, total ${kib(all.totalBytes)}, live ${kib(all.currentBytes)}, peak ${kib(all.peakBytes)}`);
+console.log(
+  `  allocations ${all.allocCount}, total ${kib(all.totalBytes)}, live ${kib(all.currentBytes)}, peak ${
+    kib(all.peakBytes)
+  }`,
+);
 console.log(`  profiler memory ${kib(alloc.memoryBytes)}`);

@@ -42,10 +42,12 @@ export const MODE = { none: 0, preload: 1, runtime: 2 } as const;
 /** `abi.Status`, with what each means for a user. */
 export const STATUS_MESSAGES: Readonly<Record<number, string>> = {
   [-1]: "the table of patched GOT slots is full: the process has more allocator imports than mod-alloc can record",
-  [-2]: "mprotect refused to make a RELRO page writable, so the allocator imports could not be patched (a seccomp or SELinux policy may forbid it); preload the library with LD_PRELOAD instead",
+  [-2]:
+    "mprotect refused to make a RELRO page writable, so the allocator imports could not be patched (a seccomp or SELinux policy may forbid it); preload the library with LD_PRELOAD instead",
   [-3]: "glibc's libc.so was not found among the loaded objects: mod-alloc wraps glibc's allocator only",
   [-4]: "this platform is not supported",
-  [-5]: "the process does not use glibc's malloc (another allocator such as jemalloc is interposed), so mod-alloc will not redirect its calls",
+  [-5]:
+    "the process does not use glibc's malloc (another allocator such as jemalloc is interposed), so mod-alloc will not redirect its calls",
 };
 
 /** Status codes that are not errors. */

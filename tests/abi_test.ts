@@ -1,0 +1,21 @@
+// The TypeScript mirror of the ABI (ffi/layout.ts) against the library.
+import assert from "node:assert/strict";
+import { loadLibrary } from "../ffi/library.ts";
+import { ABI_VERSION, STATS_FIELDS } from "../ffi/layout.ts";
+
+Deno.test("the library's ABI version is the one ffi/layout.ts expects", () => {
+  assert.equal(loadLibrary().symbols.mod_alloc_abi_version(), ABI_VERSION);
+});
+
+Deno.test("the statistics fields have the same names in the same order on both sides", () => {
+  const { symbols } = loadLibrary();
+  const count = symbols.mod_alloc_stats_fields_count();
+  const names: string[] = [];
+  for (let index = 0; index < count; index++) {
+    const pointer = symbols.mod_alloc_stats_field_name(index);
+    assert.ok(pointer !== null);
+    names.push(Deno.UnsafePointerView.getCString(pointer));
+  }
+  assert.deepEqual(names, [...STATS_FIELDS]);
+  assert.equal(symbols.mod_alloc_stats_field_name(count), null);
+});

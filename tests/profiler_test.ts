@@ -1,0 +1,95 @@
+// Profiler scopes and ModAlloc's public surface.
+import assert from "node:assert/strict";
+import { ModAlloc, OptionError, Profiler, StateError } from "../mod.ts";
+import { loadFixture } from "./support/fixture.ts";
+
+const MiB = 1024 * 1024;
+// Deno's FFI allocates a few dozen bytes around each call with parameters;
+// peaks measured around fixture calls may exceed the exact value by that.
+const FFI_SLACK_BYTES = 1024;
+
+function assertNear(actual: number, expected: number, what: string): void {
+  assert.ok(actual >= expected && actual <= expected + FFI_SLACK_BYTES, `${what}: ${actual}, expected ${expected}`);
+}
+
+Deno.test("a typed array's backing store is counted on the calling thread", () => {
+  const profiler = Profiler.start({ thread: "current" });
+  const arrays = Array.from({ length: 8 }, () => new Uint8Array(MiB));
+  const stats = profiler.stop();
+  assert.equal(arrays.length, 8);
+  assert.ok(stats.allocCount >= 8, `allocCount ${stats.allocCount}`);
+  assert.ok(stats.currentBytes >= 8 * MiB, `currentBytes ${stats.currentBytes}`);
+  assert.ok(stats.scopePeakBytes >= 8 * MiB, `scopePeakBytes ${stats.scopePeakBytes}`);
+});
+
+Deno.test("nested profilers each report their own scope peak", () => {
+  const f = loadFixture();
+  const outer = Profiler.start({ thread: "current" });
+  const a = f.fixture_malloc(BigInt(MiB));
+  const inner = Profiler.start({ thread: "current" });
+  f.fixture_free(f.fixture_malloc(BigInt(2 * MiB)));
+  const innerStats = inner.stop();
+  f.fixture_free(f.fixture_malloc(BigInt(5 * MiB)));
+  f.fixture_free(a);
+  const outerStats = outer.stop();
+  assertNear(innerStats.scopePeakBytes, 2 * MiB, "inner scope peak");
+  assertNear(outerStats.scopePeakBytes, 6 * MiB, "outer scope peak");
+  assert.ok(Math.abs(outerStats.currentBytes) <= FFI_SLACK_BYTES, `outer currentBytes ${outerStats.currentBytes}`);
+});
+
+Deno.test("overlapping profilers each see only the peaks inside their own scope", () => {
+  const f = loadFixture();
+  const first = Profiler.start({ thread: "current" });
+  f.fixture_free(f.fixture_malloc(BigInt(4 * MiB)));
+  const second = Profiler.start({ thread: "current" });
+  f.fixture_free(f.fixture_malloc(BigInt(MiB)));
+  const firstStats = first.stop();
+  f.fixture_free(f.fixture_malloc(BigInt(3 * MiB)));
+  const secondStats = second.stop();
+  assertNear(firstStats.scopePeakBytes, 4 * MiB, "first");
+  assertNear(secondStats.scopePeakBytes, 3 * MiB, "second");
+});
+
+Deno.test("stopping a profiler twice is an error that says what to do", () => {
+  const profiler = Profiler.start();
+  profiler.stop();
+  assert.throws(() => profiler.stop(), (error: unknown) => {
+    assert.ok(error instanceof StateError);
+    assert.match(error.message, /called twice.*Profiler\.start\(\)/);
+    return true;
+  });
+});
+
+Deno.test("an invalid thread option is rejected with the allowed values", () => {
+  // @ts-expect-error: an invalid value on purpose
+  assert.throws(() => Profiler.start({ thread: "main" }), OptionError);
+  // @ts-expect-error: an invalid value on purpose
+  assert.throws(() => ModAlloc.install().snapshot({ thread: 1 }), /"all" or "current", got 1/);
+});
+
+Deno.test("reset zeroes the event counts and re-bases the peak on live bytes", () => {
+  const alloc = ModAlloc.install();
+  let big: Uint8Array | null = new Uint8Array(64 * MiB);
+  assert.equal(big.length, 64 * MiB);
+  big = null;
+  const before = alloc.snapshot();
+  alloc.reset();
+  const after = alloc.snapshot();
+  assert.ok(before.allocCount > after.allocCount, `${before.allocCount} then ${after.allocCount}`);
+  assert.ok(after.peakBytes >= after.currentBytes);
+  assert.ok(after.peakBytes < after.currentBytes + 64 * MiB, `peak ${after.peakBytes}, current ${after.currentBytes}`);
+});
+
+Deno.test("install is idempotent and reports the run-time mode", () => {
+  const first = ModAlloc.install();
+  const second = ModAlloc.install();
+  assert.equal(first, second);
+  assert.equal(first.installed, true);
+  assert.equal(first.mode, "runtime");
+  assert.ok(first.patchedSlots > 0);
+});
+
+Deno.test("the profiler's own memory stays small", () => {
+  const bytes = ModAlloc.install().memoryBytes;
+  assert.ok(bytes > 0 && bytes < 4 * MiB, `memoryBytes ${bytes}`);
+});

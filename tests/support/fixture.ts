@@ -1,0 +1,43 @@
+// The native test fixture (tests/fixture/fixture.c, built by `zig build`):
+// allocation sequences made through its own PLT/GOT.
+import { loadLibrary } from "../../ffi/library.ts";
+
+const path = new URL("../../zig-out/lib/libmod_alloc_fixture.so", import.meta.url).pathname;
+
+const fixtureSymbols = {
+  fixture_malloc: { parameters: ["u64"], result: "u64" },
+  fixture_calloc: { parameters: ["u64", "u64"], result: "u64" },
+  fixture_realloc: { parameters: ["u64", "u64"], result: "u64" },
+  fixture_reallocarray: { parameters: ["u64", "u64", "u64"], result: "u64" },
+  fixture_free: { parameters: ["u64"], result: "void" },
+  fixture_memalign: { parameters: ["u64", "u64"], result: "u64" },
+  fixture_aligned_alloc: { parameters: ["u64", "u64"], result: "u64" },
+  fixture_valloc: { parameters: ["u64"], result: "u64" },
+  fixture_pvalloc: { parameters: ["u64"], result: "u64" },
+  fixture_usable_size: { parameters: ["u64"], result: "u64" },
+  fixture_posix_memalign: { parameters: ["buffer", "u64", "u64"], result: "i32" },
+  fixture_calloc_errno: { parameters: ["u64", "u64", "i32"], result: "u64" },
+  fixture_malloc_errno: { parameters: ["u64", "i32"], result: "u64" },
+  fixture_last_errno: { parameters: [], result: "i32" },
+  fixture_threads_alloc: { parameters: ["u32", "u64", "u64", "i32"], result: "i32" },
+  fixture_sized_api: { parameters: [], result: "i32" },
+  fixture_record_begin: { parameters: [], result: "void" },
+  fixture_record_end: { parameters: ["buffer"], result: "void" },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+export type Fixture = Deno.DynamicLibrary<typeof fixtureSymbols>["symbols"];
+
+let fixture: Fixture | undefined;
+
+/** Opens the fixture once per process. */
+export function loadFixture(): Fixture {
+  // The fixture links libmod_alloc.so (for the sized API and its own
+  // measurements); opening the module's library first makes the loader
+  // reuse that instance by soname instead of finding another copy.
+  loadLibrary();
+  fixture ??= Deno.dlopen(path, fixtureSymbols).symbols;
+  return fixture;
+}
+
+export const ENOMEM = 12;
+export const EINVAL = 22;
