@@ -31,6 +31,12 @@ pub fn build(b: *std.Build) void {
     const fixture_library = b.addLibrary(.{ .name = "mod_alloc_fixture", .linkage = .dynamic, .root_module = fixture });
     b.installArtifact(fixture_library);
 
+    const bench_module = b.createModule(.{ .target = target, .optimize = .fast, .link_libc = true });
+    bench_module.addCSourceFile(.{ .file = b.path("bench/malloc_bench.c"), .flags = &.{ "-std=gnu11", "-O2", "-fno-omit-frame-pointer" } });
+    bench_module.linkSystemLibrary("pthread", .{});
+    bench_module.linkSystemLibrary("dl", .{});
+    b.installArtifact(b.addExecutable(.{ .name = "malloc_bench", .root_module = bench_module }));
+
     const unit_module = b.createModule(.{
         .imports = &.{.{ .name = "build_options", .module = coreOptions(b, 0) }},
         .root_source_file = b.path("core/unit_tests.zig"),

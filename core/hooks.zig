@@ -36,10 +36,10 @@ fn recordAlloc(block: ?*anyopaque, size: usize) void {
 /// large, or the table can grow no more): the block then stays foreign.
 fn track(thread: *counters.ThreadCounters, block: *anyopaque, size: usize) bool {
     if (size > live_table.size_max) return false;
-    const stale = live_table.insert(@intFromPtr(block), live_table.pack(size, 0)) catch return false;
+    const stale = live_table.insert(@intFromPtr(block), size, 0) catch return false;
     // A free of this address that was never seen (made while uninstalled):
     // settle it now so the block is not counted twice.
-    if (stale) |old| thread.countFree(old.size());
+    if (stale != live_table.none) thread.countFree(live_table.sizeOf(stale));
     return true;
 }
 
@@ -47,8 +47,9 @@ fn recordFree(ptr: *anyopaque) void {
     if (!isCounting()) return;
     const handle = counters.enter() orelse return;
     defer handle.release();
-    if (live_table.remove(@intFromPtr(ptr))) |entry| {
-        handle.counters.countFree(entry.size());
+    const block = live_table.remove(@intFromPtr(ptr));
+    if (block != live_table.none) {
+        handle.counters.countFree(live_table.sizeOf(block));
     } else {
         handle.counters.countForeign();
     }
@@ -86,20 +87,22 @@ pub fn realloc(ptr: ?*anyopaque, size: usize) callconv(.c) ?*anyopaque {
     const new_block = result orelse {
         if (size == 0) {
             // glibc's realloc(p, 0) frees p and returns NULL.
-            if (old) |entry| thread.countFree(entry.size()) else thread.countForeign();
+            if (old != live_table.none) thread.countFree(live_table.sizeOf(old)) else thread.countForeign();
         } else {
             // Failed: p is untouched and still live.
-            if (old) |entry| _ = live_table.insert(@intFromPtr(old_block), entry.meta) catch {};
+            if (old != live_table.none) {
+                _ = live_table.insert(@intFromPtr(old_block), live_table.sizeOf(old), live_table.siteOf(old)) catch {};
+            }
             thread.countFailed();
         }
         return null;
     };
     const tracked = track(thread, new_block, size);
-    if (old) |entry| {
+    if (old != live_table.none) {
         if (tracked) {
-            thread.countAlloc(entry.size(), size, 0);
+            thread.countAlloc(live_table.sizeOf(old), size, 0);
         } else {
-            thread.countFree(entry.size());
+            thread.countFree(live_table.sizeOf(old));
             thread.countForeign();
         }
     } else {

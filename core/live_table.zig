@@ -1,239 +1,81 @@
-//! The live-allocation table: pointer -> requested size and call-site id.
+//! The live-allocation table: block address -> requested size and call-site
+//! id, in memory the profiler maps itself, never in the heap it profiles.
 //!
 //! It is what makes frees exact (the size a block was asked with, not what
 //! malloc rounded it to) and what recognises foreign pointers (allocated
-//! before install or by the loader): a free that finds no entry is forwarded
-//! untouched and never lowers the counters.
+//! before install or by the loader): a free that finds no entry is
+//! forwarded untouched and never lowers the counters.
 //!
-//! 64 shards, each an open-addressing table with linear probing behind its
-//! own spin lock, so two threads rarely meet. Each shard grows on its own
-//! by mapping a table twice the size and rehashing; memory comes from mmap,
-//! never from the heap being profiled. Between 1/4 and 3/4 full, so 21 to
-//! 64 bytes per live block; 16 bytes per entry.
+//! Two halves: `small_map.zig` places small blocks by address arithmetic,
+//! lock-free (the hot path); `large_table.zig` hashes the rest under
+//! sharded locks. A free looks in the small map first, then the hash table.
 
 const std = @import("std");
-const linux = std.os.linux;
-const SpinLock = @import("SpinLock.zig");
+const small_map = @import("small_map.zig");
+const large_table = @import("large_table.zig");
 
-pub const shards_count = 64;
-/// Entries a shard starts with: 64 x 128 x 16 B = 128 KiB in all, mapped on
-/// a shard's first insert.
-const shard_capacity_min = 128;
-/// A shard never grows past this (2^26 entries = 1 GiB): inserts then fail
-/// and the caller forwards the block uncounted.
-const shard_capacity_max = 1 << 26;
+/// What `insert`'s stale block and `remove` return: see `small_map.Found`.
+pub const Found = small_map.Found;
+pub const none = small_map.none;
+pub const sizeOf = small_map.sizeOf;
+pub const siteOf = small_map.siteOf;
 
 /// Sizes of 2^40 bytes (1 TiB) or more do not fit an entry; such a block
 /// is forwarded uncounted.
-pub const size_max: u64 = (1 << 40) - 1;
-/// Call-site ids take the other 24 bits; Tier 2 uses them.
-pub const site_max: u32 = (1 << 24) - 1;
+pub const size_max: u64 = large_table.size_max;
+/// Call-site ids take 24 bits in the hash table (20 in the small map).
+pub const site_max: u32 = large_table.site_max;
 
-const key_empty: usize = 0;
-const key_deleted: usize = 1;
-
-pub const Entry = extern struct {
-    key: usize,
-    /// size in the low 40 bits, call-site id in the high 24.
-    meta: u64,
-
-    pub fn size(entry: Entry) u64 {
-        return entry.meta & size_max;
+/// Records a new block. A stale block recorded at the same address (a free
+/// the profiler did not see, e.g. while uninstalled) is returned so the
+/// caller can settle it, else `none`. `error.Full` when no memory is left
+/// for the table: the caller forwards the block uncounted.
+pub fn insert(address: usize, size: u64, site: u32) error{Full}!Found {
+    std.debug.assert(size <= size_max);
+    if (size <= small_map.size_max) {
+        const stale = small_map.insert(address, size, site);
+        if (stale != small_map.not_placed) return stale;
     }
-
-    pub fn site(entry: Entry) u32 {
-        return @intCast(entry.meta >> 40);
-    }
-};
-
-pub fn pack(bytes: u64, site: u32) u64 {
-    std.debug.assert(bytes <= size_max);
-    std.debug.assert(site <= site_max);
-    return bytes | (@as(u64, site) << 40);
+    // A stale small entry would shadow this block at free time.
+    const stale_small = small_map.remove(address);
+    const replaced = try large_table.insert(address, large_table.pack(size, site));
+    if (replaced) |entry| return small_map.found(entry.size(), entry.site());
+    return stale_small;
 }
 
-const Shard = struct {
-    lock: SpinLock = .{},
-    entries: [*]Entry = undefined,
-    capacity: usize = 0,
-    /// Live entries plus deleted markers: what the probe length depends on.
-    used: usize = 0,
-    live: usize = 0,
-    _pad: [24]u8 = undefined,
-
-    fn find(shard: *Shard, key: usize, hash: u64) ?*Entry {
-        const mask = shard.capacity - 1;
-        var index: usize = @intCast(hash & mask);
-        var probes: usize = 0;
-        while (probes < shard.capacity) : (probes += 1) {
-            const entry = &shard.entries[index];
-            if (entry.key == key) return entry;
-            if (entry.key == key_empty) return null;
-            index = (index + 1) & mask;
-        }
-        return null;
-    }
-
-    fn insertFresh(shard: *Shard, key: usize, meta: u64, hash: u64) void {
-        const mask = shard.capacity - 1;
-        var index: usize = @intCast(hash & mask);
-        while (true) : (index = (index + 1) & mask) {
-            const entry = &shard.entries[index];
-            if (entry.key == key_empty or entry.key == key_deleted) {
-                if (entry.key == key_empty) shard.used += 1;
-                entry.* = .{ .key = key, .meta = meta };
-                shard.live += 1;
-                return;
-            }
-        }
-    }
-
-    /// Makes room for one more entry; false when no memory can be mapped.
-    fn reserve(shard: *Shard) bool {
-        if (shard.capacity != 0 and (shard.used + 1) * 4 <= shard.capacity * 3) return true;
-        var capacity: usize = @max(shard.capacity, shard_capacity_min);
-        while ((shard.live + 1) * 2 > capacity) capacity *= 2;
-        if (capacity > shard_capacity_max) return false;
-        const bytes = capacity * @sizeOf(Entry);
-        const result = linux.mmap(null, bytes, .{ .READ = true, .WRITE = true }, .{ .TYPE = .PRIVATE, .ANONYMOUS = true }, -1, 0);
-        if (linux.errno(result) != .SUCCESS) return false;
-        const old_entries = shard.entries;
-        const old_capacity = shard.capacity;
-        shard.entries = @ptrFromInt(result);
-        shard.capacity = capacity;
-        shard.used = 0;
-        shard.live = 0;
-        _ = mapped_bytes.fetchAdd(bytes, .monotonic);
-        if (old_capacity != 0) {
-            for (old_entries[0..old_capacity]) |entry| {
-                if (entry.key > key_deleted) shard.insertFresh(entry.key, entry.meta, hashOf(entry.key));
-            }
-            _ = linux.munmap(@ptrCast(old_entries), old_capacity * @sizeOf(Entry));
-            _ = mapped_bytes.fetchSub(old_capacity * @sizeOf(Entry), .monotonic);
-        }
-        return true;
-    }
-};
-
-comptime {
-    std.debug.assert(@sizeOf(Shard) == 64);
+/// Removes a block and returns what was recorded; `none` for a foreign one.
+pub fn remove(address: usize) Found {
+    const small = small_map.remove(address);
+    if (small != none) return small;
+    const entry = large_table.remove(address) orelse return none;
+    return small_map.found(entry.size(), entry.site());
 }
 
-var shards: [shards_count]Shard align(64) = @splat(.{});
-var mapped_bytes: std.atomic.Value(usize) = .init(0);
-
-fn hashOf(key: usize) u64 {
-    // murmur3's finaliser: the low bits of a pointer are mostly zero and its
-    // high bits mostly equal, so they must be mixed before masking.
-    var x: u64 = key;
-    x ^= x >> 33;
-    x *%= 0xff51afd7ed558ccd;
-    x ^= x >> 33;
-    x *%= 0xc4ceb9fe1a85ec53;
-    x ^= x >> 33;
-    return x;
+/// Resident bytes of both halves.
+pub fn residentBytes() usize {
+    return small_map.residentBytes() + large_table.mappedBytes();
 }
 
-fn shardOf(hash: u64) *Shard {
-    return &shards[@intCast(hash >> 58)];
-}
-
-/// Records a new block. A stale entry for the same address (a free the
-/// profiler did not see, e.g. after uninstall) is replaced and returned so
-/// the caller can settle it. Returns `error.Full` when the table can grow no
-/// more: the caller then forwards the block uncounted.
-pub fn insert(key: usize, meta: u64) error{Full}!?Entry {
-    std.debug.assert(key > key_deleted);
-    const hash = hashOf(key);
-    const shard = shardOf(hash);
-    shard.lock.lock();
-    defer shard.lock.unlock();
-    if (shard.capacity != 0) {
-        if (shard.find(key, hash)) |entry| {
-            const stale = entry.*;
-            entry.meta = meta;
-            return stale;
-        }
-    }
-    if (!shard.reserve()) return error.Full;
-    shard.insertFresh(key, meta, hash);
-    return null;
-}
-
-/// Removes a block and returns what was recorded for it; null for a pointer
-/// the table does not know (a foreign pointer).
-pub fn remove(key: usize) ?Entry {
-    if (key <= key_deleted) return null;
-    const hash = hashOf(key);
-    const shard = shardOf(hash);
-    shard.lock.lock();
-    defer shard.lock.unlock();
-    if (shard.capacity == 0) return null;
-    const entry = shard.find(key, hash) orelse return null;
-    const removed = entry.*;
-    entry.key = key_deleted;
-    shard.live -= 1;
-    return removed;
-}
-
-/// Bytes of table memory mapped right now.
-pub fn mappedBytes() usize {
-    return mapped_bytes.load(.monotonic);
-}
-
-pub fn liveEntries() usize {
-    var live: usize = 0;
-    for (&shards) |*shard| live += @atomicLoad(usize, &shard.live, .monotonic);
-    return live;
-}
-
-pub fn lockAll() void {
-    for (&shards) |*shard| shard.lock.lock();
-}
-
-pub fn unlockAll() void {
-    for (&shards) |*shard| shard.lock.unlock();
-}
-
-pub fn forceUnlockAll() void {
-    for (&shards) |*shard| shard.lock.forceUnlock();
-}
+pub const lockAll = large_table.lockAll;
+pub const unlockAll = large_table.unlockAll;
+pub const forceUnlockAll = large_table.forceUnlockAll;
 
 const testing = std.testing;
 
-test "insert then remove returns the recorded size and site" {
-    _ = try insert(0x1000_0010, pack(123, 7));
-    const entry = remove(0x1000_0010).?;
-    try testing.expectEqual(@as(u64, 123), entry.size());
-    try testing.expectEqual(@as(u32, 7), entry.site());
-    try testing.expectEqual(@as(?Entry, null), remove(0x1000_0010));
+test "small and large blocks come back with their sizes and sites" {
+    try testing.expectEqual(none, try insert(0x7400_0000_0010, 48, 3));
+    try testing.expectEqual(none, try insert(0x7400_0000_1000, 1 << 20, 4));
+    const small = remove(0x7400_0000_0010);
+    try testing.expectEqual(@as(u64, 48), sizeOf(small));
+    try testing.expectEqual(@as(u32, 3), siteOf(small));
+    const large = remove(0x7400_0000_1000);
+    try testing.expectEqual(@as(u64, 1 << 20), sizeOf(large));
+    try testing.expectEqual(@as(u32, 4), siteOf(large));
+    try testing.expectEqual(none, remove(0x7400_0000_1000));
 }
 
-test "an unknown pointer is not found" {
-    try testing.expectEqual(@as(?Entry, null), remove(0xdead_0000));
-}
-
-test "growth keeps every entry" {
-    const count = 50_000;
-    const base: usize = 0x7f00_0000_0000;
-    for (0..count) |i| _ = try insert(base + i * 16, pack(i, 0));
-    for (0..count) |i| try testing.expectEqual(@as(u64, i), remove(base + i * 16).?.size());
-}
-
-test "many threads inserting and removing their own keys keep the table exact" {
-    const threads_count = 8;
-    const Worker = struct {
-        fn run(id: usize) void {
-            const base: usize = 0x5000_0000_0000 + id * 0x1_0000_0000;
-            for (0..20) |round| {
-                for (0..2000) |i| _ = insert(base + i * 32, pack(i + round, 1)) catch unreachable;
-                for (0..2000) |i| std.debug.assert(remove(base + i * 32).?.size() == i + round);
-            }
-        }
-    };
-    const live_before = liveEntries();
-    var threads: [threads_count]std.Thread = undefined;
-    for (&threads, 0..) |*thread, id| thread.* = try std.Thread.spawn(.{}, Worker.run, .{id});
-    for (threads) |thread| thread.join();
-    try testing.expectEqual(live_before, liveEntries());
+test "a large block at the address of a stale small one settles the small one" {
+    _ = try insert(0x7500_0000_0020, 64, 0);
+    try testing.expectEqual(@as(u64, 64), sizeOf(try insert(0x7500_0000_0020, 4096, 0)));
+    try testing.expectEqual(@as(u64, 4096), sizeOf(remove(0x7500_0000_0020)));
 }

@@ -7,6 +7,7 @@ const abi = @import("abi.zig");
 const counters = @import("counters.zig");
 const hooks = @import("hooks.zig");
 const live_table = @import("live_table.zig");
+const large_table = @import("large_table.zig");
 const got_patch = @import("got_patch.zig");
 const sized_api = @import("sized_api.zig");
 
@@ -169,17 +170,14 @@ export fn mod_alloc_reset() void {
 
 /// Memory the profiler holds: its static tables plus what it mapped.
 export fn mod_alloc_memory_bytes() f64 {
-    const static_bytes = counters.threads_max * @sizeOf(counters.ThreadCounters) + live_table.shards_count * 64;
-    return @floatFromInt(static_bytes + live_table.mappedBytes() + got_patch.mappedBytes());
+    const static_bytes = counters.threads_max * @sizeOf(counters.ThreadCounters) + large_table.shards_count * 64;
+    return @floatFromInt(static_bytes + live_table.residentBytes() + got_patch.mappedBytes());
 }
 
 export fn mod_alloc_patched_slots() u32 {
     return @intCast(got_patch.patchedSlots());
 }
 
-export fn mod_alloc_live_entries() f64 {
-    return @floatFromInt(live_table.liveEntries());
-}
 
 comptime {
     @export(&sized_api.alloc, .{ .name = "mod_alloc_alloc" });

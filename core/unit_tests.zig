@@ -5,4 +5,6 @@ test {
     _ = @import("SpinLock.zig");
     _ = @import("counters.zig");
     _ = @import("live_table.zig");
+    _ = @import("large_table.zig");
+    _ = @import("small_map.zig");
 }

@@ -26,7 +26,6 @@ export const symbols = {
   mod_alloc_reset: { parameters: [], result: "void" },
   mod_alloc_memory_bytes: { parameters: [], result: "f64" },
   mod_alloc_patched_slots: { parameters: [], result: "u32" },
-  mod_alloc_live_entries: { parameters: [], result: "f64" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The bound library. */
