@@ -23,7 +23,7 @@ pub const siteOf = small_map.siteOf;
 /// Sizes of 2^40 bytes (1 TiB) or more do not fit an entry; such a block
 /// is forwarded uncounted.
 pub const size_max: u64 = large_table.size_max;
-/// Call-site ids take 24 bits in the hash table (20 in the small map).
+/// Call-site ids take 24 bits.
 pub const site_max: u32 = large_table.site_max;
 
 /// Records a new block. A stale block recorded at the same address (a free
@@ -32,8 +32,10 @@ pub const site_max: u32 = large_table.site_max;
 /// for the table: the caller forwards the block uncounted.
 pub fn insert(address: usize, size: u64, site: u32) error{Full}!Found {
     std.debug.assert(size <= size_max);
-    if (size <= small_map.size_max) {
-        const stale = small_map.insert(address, size, site);
+    // The small map has no room for a call site: blocks with one (Tier 2)
+    // are hashed.
+    if (size <= small_map.size_max and site == 0) {
+        const stale = small_map.insert(address, size);
         if (stale != small_map.not_placed) return stale;
     }
     // A stale small entry would shadow this block at free time.
@@ -63,19 +65,25 @@ pub const forceUnlockAll = large_table.forceUnlockAll;
 const testing = std.testing;
 
 test "small and large blocks come back with their sizes and sites" {
-    try testing.expectEqual(none, try insert(0x7400_0000_0010, 48, 3));
+    const small_block = std.c.malloc(48) orelse return error.OutOfMemory;
+    defer std.c.free(small_block);
+    const small_address = @intFromPtr(small_block);
+    try testing.expectEqual(none, try insert(small_address, 48, 0));
     try testing.expectEqual(none, try insert(0x7400_0000_1000, 1 << 20, 4));
-    const small = remove(0x7400_0000_0010);
-    try testing.expectEqual(@as(u64, 48), sizeOf(small));
-    try testing.expectEqual(@as(u32, 3), siteOf(small));
+    try testing.expectEqual(none, try insert(0x7400_0000_2000, 64, 5));
+    try testing.expectEqual(@as(u64, 48), sizeOf(remove(small_address)));
     const large = remove(0x7400_0000_1000);
     try testing.expectEqual(@as(u64, 1 << 20), sizeOf(large));
     try testing.expectEqual(@as(u32, 4), siteOf(large));
+    try testing.expectEqual(@as(u32, 5), siteOf(remove(0x7400_0000_2000)));
     try testing.expectEqual(none, remove(0x7400_0000_1000));
 }
 
 test "a large block at the address of a stale small one settles the small one" {
-    _ = try insert(0x7500_0000_0020, 64, 0);
-    try testing.expectEqual(@as(u64, 64), sizeOf(try insert(0x7500_0000_0020, 4096, 0)));
-    try testing.expectEqual(@as(u64, 4096), sizeOf(remove(0x7500_0000_0020)));
+    const block = std.c.malloc(64) orelse return error.OutOfMemory;
+    defer std.c.free(block);
+    const address = @intFromPtr(block);
+    _ = try insert(address, 64, 0);
+    try testing.expectEqual(@as(u64, 64), sizeOf(try insert(address, 4096, 0)));
+    try testing.expectEqual(@as(u64, 4096), sizeOf(remove(address)));
 }

@@ -1,21 +1,25 @@
 //! The live table's fast half: small blocks, found by address arithmetic.
 //!
-//! Every 16-byte granule of the address space has a 4-byte entry in a
+//! Every 16-byte granule of the address space has a 1-byte entry in a
 //! table mapped lazily per 64 MiB region (a glibc arena heap is 64 MiB, so
-//! a thread's blocks fill its own region). A block's entry is written only
-//! by the thread that allocated it and cleared only by the thread that
-//! frees it, which the program itself orders (a block is freed after it was
-//! returned): plain atomic stores, no lock, no read-modify-write, no shared
-//! cache line on the hot path. That is what lets two threads allocate
-//! without slowing each other down.
+//! a thread's blocks fill its own region). The entry does not hold the size
+//! itself but the block's *slack*: glibc's chunk size (the word before the
+//! block, immutable while the block is live) minus the requested size, at
+//! most 254 for a small block. So `size = chunk - slack` is exact by
+//! construction, whatever glibc's rounding rules are, and an entry fits a
+//! byte.
 //!
-//! Memory: 4 bytes per 16-byte granule of address space *that holds small
-//! blocks*, touched page by page: at most a quarter of the bytes of the
-//! small blocks' heap, 8 bytes per block for glibc's smallest chunks (32 B).
-//! Small entries also keep the table cache-friendly: the hot path's one
-//! likely cache miss is the entry load.
-//! Larger blocks go to `large_table.zig`, where a block costs one entry
-//! whatever its size.
+//! A block's entry is written only by the thread that allocated it and
+//! cleared only by the thread that frees it, which the program itself
+//! orders (a block is freed after it was returned): plain atomic stores, no
+//! lock, no read-modify-write, no shared cache line on the hot path. That
+//! is what lets two threads allocate without slowing each other down.
+//!
+//! Memory: 1 byte per 16 bytes of address space *that holds small blocks*,
+//! touched page by page: about chunk/16 bytes per block (2 B for a 32 B
+//! chunk, 17 B for a 272 B one). Larger blocks, blocks with a larger slack
+//! (pvalloc) and blocks with a call-site id (Tier 2) go to
+//! `large_table.zig`, where a block costs one entry whatever its size.
 
 const std = @import("std");
 const linux = std.os.linux;
@@ -24,6 +28,8 @@ const linux = std.os.linux;
 /// blocks are the frequent ones, and packed densely enough that a table
 /// page covers many of them.
 pub const size_max: u64 = 1024;
+/// Largest slack an entry can hold (entry = slack + 1; 0 means empty).
+const slack_max: usize = 254;
 
 const granule_shift = 4;
 const region_shift = 26;
@@ -36,17 +42,8 @@ const address_bits = 48;
 const regions_count: usize = 1 << (address_bits - region_shift);
 const directory_bytes = regions_count * @sizeOf(usize);
 
-/// Entry: 0 = no block. Else bit 31 set, site id in bits 11..30, size in
-/// bits 0..10 (0 ..= 1024).
-const Entry = u32;
-const present: Entry = 1 << 31;
-const size_bits = 11;
-/// Blocks whose call-site id does not fit here go to the hash table.
-pub const site_max: u32 = (1 << 20) - 1;
-
-comptime {
-    std.debug.assert(size_max < 1 << size_bits);
-}
+/// Entry: 0 = no block, else the block's slack + 1.
+const Entry = u8;
 
 const Slot = std.atomic.Value(Entry);
 var directory: std.atomic.Value(?[*]std.atomic.Value(?[*]Slot)) = .init(null);
@@ -114,21 +111,28 @@ pub fn siteOf(block: Found) u32 {
     return @intCast(block >> 40);
 }
 
-fn decode(entry: Entry) Found {
-    return found(entry & ((1 << size_bits) - 1), (entry & ~present) >> size_bits);
+/// glibc's chunk size of a live block: the word before it, without the
+/// three flag bits (PREV_INUSE changes while the block lives; the rest do
+/// not). Only read for blocks glibc just returned or that we recorded.
+fn chunkBytes(address: usize) usize {
+    const header: *const usize = @ptrFromInt(address - @sizeOf(usize));
+    return header.* & ~@as(usize, 7);
 }
 
-/// Records a small block and returns a stale block found at the same
-/// address (a free we never saw) or `none`; `not_placed` when it cannot be
-/// mapped here (odd address, no memory for a table): the caller then uses
+/// Records a small block (no call site) and returns a stale block found at
+/// the same address (a free we never saw; its size is estimated from the
+/// new chunk) or `none`; `not_placed` when it cannot be placed here (odd
+/// address, slack too large, no memory for a table): the caller then uses
 /// the hash table.
-pub fn insert(address: usize, size: u64, site: u32) Found {
+pub fn insert(address: usize, size: u64) Found {
     std.debug.assert(size <= size_max);
-    if (site > site_max) return not_placed;
     const slot = slotOf(address, true) orelse return not_placed;
+    const chunk = chunkBytes(address);
+    if (chunk < size or chunk - size > slack_max) return not_placed;
     const previous = slot.load(.monotonic);
-    slot.store(present | (site << size_bits) | @as(Entry, @intCast(size)), .monotonic);
-    return if (previous != 0) decode(previous) else none;
+    slot.store(@intCast(chunk - size + 1), .monotonic);
+    if (previous == 0) return none;
+    return found(chunk -| (previous - 1), 0);
 }
 
 /// Removes and returns the block at `address`, or `none`.
@@ -137,7 +141,7 @@ pub fn remove(address: usize) Found {
     const entry = slot.load(.monotonic);
     if (entry == 0) return none;
     slot.store(0, .monotonic);
-    return decode(entry);
+    return found(chunkBytes(address) - (entry - 1), 0);
 }
 
 /// Resident bytes of the tables (asks the kernel with mincore), so that
@@ -175,43 +179,64 @@ fn residentOf(start: [*]u8, bytes: usize) usize {
 
 const testing = std.testing;
 
-test "a small block is found at its address and gone after removal" {
-    try testing.expectEqual(none, insert(0x7000_0000_1230, 100, 9));
-    const block = remove(0x7000_0000_1230);
-    try testing.expectEqual(@as(u64, 100), sizeOf(block));
-    try testing.expectEqual(@as(u32, 9), siteOf(block));
-    try testing.expectEqual(none, remove(0x7000_0000_1230));
+/// A fake glibc chunk: a header word with `chunk` bytes, then the block.
+fn fakeChunk(memory: []align(16) u8, offset: usize, chunk: usize) usize {
+    const address = @intFromPtr(memory.ptr) + offset;
+    const header: *usize = @ptrFromInt(address - 8);
+    header.* = chunk | 1; // PREV_INUSE set, as glibc leaves it
+    return address;
 }
 
-test "an address that was never recorded is not found, in a mapped region or not" {
-    try testing.expectEqual(none, insert(0x7100_0000_0000, 1, 0));
-    try testing.expectEqual(none, remove(0x7100_0000_0010));
+test "a small block is found at its address with its exact size, and gone after removal" {
+    var memory: [256]u8 align(16) = undefined;
+    const block = fakeChunk(&memory, 16, 112);
+    try testing.expectEqual(none, insert(block, 100));
+    try testing.expectEqual(@as(u64, 100), sizeOf(remove(block)));
+    try testing.expectEqual(none, remove(block));
+}
+
+test "an address that was never recorded is not found" {
+    var memory: [256]u8 align(16) = undefined;
+    const block = fakeChunk(&memory, 16, 32);
+    try testing.expectEqual(none, insert(block, 20));
+    try testing.expectEqual(none, remove(block + 16));
     try testing.expectEqual(none, remove(0x7200_0000_0000));
-    _ = remove(0x7100_0000_0000);
+    _ = remove(block);
 }
 
-test "a misaligned or out-of-range address is refused" {
-    try testing.expectEqual(not_placed, insert(0x7000_0000_1238, 1, 0));
-    try testing.expectEqual(not_placed, insert(1 << 50, 1, 0));
+test "a misaligned address, an address out of range or a large slack is refused" {
+    var memory: [8192]u8 align(16) = undefined;
+    try testing.expectEqual(not_placed, insert(fakeChunk(&memory, 24, 32), 1));
+    try testing.expectEqual(not_placed, insert(1 << 50, 1));
+    try testing.expectEqual(not_placed, insert(fakeChunk(&memory, 16, 4096), 10));
 }
 
-test "a stale entry at a reused address is handed back" {
-    try testing.expectEqual(none, insert(0x7300_0000_0040, 10, 0));
-    try testing.expectEqual(@as(u64, 10), sizeOf(insert(0x7300_0000_0040, 20, 0)));
-    try testing.expectEqual(@as(u64, 20), sizeOf(remove(0x7300_0000_0040)));
+test "a stale entry at a reused address is handed back with its estimated size" {
+    var memory: [256]u8 align(16) = undefined;
+    const block = fakeChunk(&memory, 16, 48);
+    try testing.expectEqual(none, insert(block, 30));
+    try testing.expectEqual(@as(u64, 30), sizeOf(insert(block, 40)));
+    try testing.expectEqual(@as(u64, 40), sizeOf(remove(block)));
 }
 
 test "many threads recording their own blocks never see each other's" {
     const Worker = struct {
-        fn run(id: usize) void {
-            const base: usize = 0x6000_0000_0000 + id * region_bytes;
+        fn run(memory: []align(16) u8) void {
+            const blocks = memory.len / 64;
             for (0..10) |round| {
-                for (0..5000) |i| std.debug.assert(insert(base + i * 32, (i + round) % 1024, 0) == none);
-                for (0..5000) |i| std.debug.assert(sizeOf(remove(base + i * 32)) == (i + round) % 1024);
+                for (0..blocks) |i| {
+                    const block = fakeChunk(memory, i * 64 + 16, 48);
+                    std.debug.assert(insert(block, 20 + (i + round) % 20) == none);
+                }
+                for (0..blocks) |i| std.debug.assert(sizeOf(remove(@intFromPtr(memory.ptr) + i * 64 + 16)) == 20 + (i + round) % 20);
             }
         }
     };
+    const memory = try testing.allocator.alignedAlloc(u8, .@"16", 8 * 64 * 4096);
+    defer testing.allocator.free(memory);
     var threads: [8]std.Thread = undefined;
-    for (&threads, 0..) |*thread, id| thread.* = try std.Thread.spawn(.{}, Worker.run, .{id});
+    for (&threads, 0..) |*thread, id| {
+        thread.* = try std.Thread.spawn(.{}, Worker.run, .{@as([]align(16) u8, @alignCast(memory[id * 64 * 4096 ..][0 .. 64 * 4096]))});
+    }
     for (threads) |thread| thread.join();
 }

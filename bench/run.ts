@@ -1,0 +1,108 @@
+// `deno task bench`: overhead of the profiler as ratios to a plain run,
+// measured in one run, configurations interleaved so machine noise hits
+// them alike. Usage: deno run -A bench/run.ts [--small]
+// Writes bench/out/results.json and prints markdown tables.
+import { markdownTable, median, ratio } from "./stats.ts";
+
+const root = new URL("../", import.meta.url).pathname;
+const small = Deno.args.includes("--small");
+const repeats = small ? 3 : 7;
+const steps = small ? 300_000 : 5_000_000;
+const window = 1024;
+const memoryWindow = small ? 50_000 : 1_000_000;
+const denoRounds = small ? 20 : 300;
+const library = `${root}zig-out/lib/libmod_alloc.so`;
+const mallocBench = `${root}zig-out/bin/malloc_bench`;
+
+interface Config {
+  name: string;
+  env: Record<string, string>;
+}
+
+const configs: Config[] = [
+  { name: "plain", env: {} },
+  { name: "Tier 1 (LD_PRELOAD)", env: { LD_PRELOAD: library } },
+];
+
+async function runJson(command: string, args: string[], env: Record<string, string>): Promise<Record<string, number>> {
+  const output = await new Deno.Command(command, { args, env, stdout: "piped", stderr: "piped" }).output();
+  const text = new TextDecoder().decode(output.stdout).trim();
+  if (output.code !== 0) {
+    throw new Error(`${command} ${args.join(" ")} failed (${output.code}): ${new TextDecoder().decode(output.stderr)}`);
+  }
+  return JSON.parse(text.split("\n").at(-1)!);
+}
+
+async function mallocRows(): Promise<string[][]> {
+  const rows: string[][] = [];
+  for (const threads of [1, 2]) {
+    const times = new Map<string, number[]>(configs.map((config) => [config.name, []]));
+    for (let repeat = 0; repeat < repeats; repeat++) {
+      for (const config of configs) {
+        const result = await runJson(mallocBench, [String(threads), String(steps), String(window)], config.env);
+        times.get(config.name)!.push(result.elapsed_ns / 1e6);
+      }
+    }
+    const baseline = median(times.get("plain")!);
+    for (const config of configs) {
+      const value = median(times.get(config.name)!);
+      rows.push([
+        `C malloc/free, ${threads} thread${threads > 1 ? "s" : ""}`,
+        config.name,
+        `${value.toFixed(1)} ms`,
+        ratio(value, baseline),
+      ]);
+    }
+  }
+  return rows;
+}
+
+async function denoRows(): Promise<string[][]> {
+  const script = `${root}bench/deno_workload.ts`;
+  const plain: number[] = [];
+  const installed: number[] = [];
+  for (let repeat = 0; repeat < repeats; repeat++) {
+    plain.push((await runJson(Deno.execPath(), ["run", "-A", script, String(denoRounds)], {})).elapsedMs);
+    installed.push(
+      (await runJson(Deno.execPath(), ["run", "-A", script, String(denoRounds), "--install"], {})).elapsedMs,
+    );
+  }
+  const baseline = median(plain);
+  return [
+    ["Deno typed arrays + JSON", "plain", `${baseline.toFixed(1)} ms`, "1.00x"],
+    [
+      "Deno typed arrays + JSON",
+      "Tier 1 (ModAlloc.install())",
+      `${median(installed).toFixed(1)} ms`,
+      ratio(median(installed), baseline),
+    ],
+  ];
+}
+
+async function memoryRow(): Promise<{ row: string[]; perLiveBytes: number }> {
+  // One thread, `memoryWindow` blocks live at once (the window fills to
+  // 1 - e^-2 = 86% after 2 x window steps): what the profiler holds, as
+  // the library reports it (static tables plus pages resident per mincore).
+  const args = ["1", String(memoryWindow * 2), String(memoryWindow)];
+  const profiled = await runJson(mallocBench, args, { LD_PRELOAD: library });
+  const live = Math.round(memoryWindow * (1 - Math.exp(-2)));
+  const perLiveBytes = profiled.profiler_bytes / live;
+  return {
+    perLiveBytes,
+    row: [
+      `~${live.toLocaleString("en")} live blocks (16-512 B)`,
+      `${(profiled.profiler_bytes / 1024).toFixed(0)} KiB`,
+      `${perLiveBytes.toFixed(1)} B`,
+    ],
+  };
+}
+
+const speed = [...await mallocRows(), ...await denoRows()];
+const memory = await memoryRow();
+const machine = `${Deno.build.arch}, ${navigator.hardwareConcurrency} cores, deno ${Deno.version.deno}`;
+console.log(`\nmod-alloc overhead (median of ${repeats} runs; ${small ? "small" : "default"} size; ${machine})\n`);
+console.log(markdownTable(["workload", "configuration", "median time", "vs plain"], speed));
+console.log("\nProfiler memory\n");
+console.log(markdownTable(["workload", "profiler memory", "per live block"], [memory.row]));
+await Deno.mkdir(`${root}bench/out`, { recursive: true });
+await Deno.writeTextFile(`${root}bench/out/results.json`, JSON.stringify({ machine, small, speed, memory }, null, 2));
