@@ -62,14 +62,14 @@ pub const ThreadCounters = extern struct {
     /// `events` is 1 for an allocation (or a realloc); `bytes_new` is what
     /// the block holds now, `bytes_old` what it held before (0 for a fresh
     /// block), `blocks` the change of live blocks.
-    pub fn countAlloc(self: *ThreadCounters, bytes_old: u64, bytes_new: u64, blocks: i64) void {
+    pub inline fn countAlloc(self: *ThreadCounters, bytes_old: u64, bytes_new: u64, blocks: i64) void {
         const delta: i64 = @as(i64, @bitCast(bytes_new)) -% @as(i64, @bitCast(bytes_old));
         put(&self.alloc_count, self.alloc_count + 1);
         if (bytes_new > bytes_old) put(&self.total_bytes, self.total_bytes + (bytes_new - bytes_old));
         self.changeLive(delta, blocks);
     }
 
-    pub fn countFree(self: *ThreadCounters, bytes: u64) void {
+    pub inline fn countFree(self: *ThreadCounters, bytes: u64) void {
         put(&self.free_count, self.free_count + 1);
         self.changeLive(-@as(i64, @bitCast(bytes)), -1);
     }
@@ -82,7 +82,7 @@ pub const ThreadCounters = extern struct {
         put(&self.failed_count, self.failed_count + 1);
     }
 
-    fn changeLive(self: *ThreadCounters, bytes: i64, blocks: i64) void {
+    inline fn changeLive(self: *ThreadCounters, bytes: i64, blocks: i64) void {
         const current = self.current_bytes + bytes;
         const live = self.live_count + blocks;
         put(&self.current_bytes, current);
@@ -170,7 +170,7 @@ pub const Handle = struct {
 /// The calling thread's counters, marked busy; null when the thread is
 /// already inside a hook (the caller then forwards without counting).
 /// Pair with `Handle.release`.
-pub fn enter() ?Handle {
+pub inline fn enter() ?Handle {
     const counters = ownSlot() orelse {
         overflow_lock.lock();
         return .{ .counters = &overflow, .shared = true };
@@ -187,7 +187,7 @@ fn ownSlot() ?*ThreadCounters {
 
 /// Index of the calling thread's slot, claiming a free one on first use;
 /// null when all `threads_max` slots are taken.
-pub fn ownSlotIndex() ?usize {
+pub inline fn ownSlotIndex() ?usize {
     const key = threadPointer();
     std.debug.assert(key != 0);
     var index = mix(key) % threads_max;

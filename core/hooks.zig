@@ -22,7 +22,7 @@ fn isCounting() bool {
 }
 
 /// Counts a block the real allocator just returned (or failed to).
-fn recordAlloc(block: ?*anyopaque, size: usize) void {
+inline fn recordAlloc(block: ?*anyopaque, size: usize) void {
     if (!isCounting()) return;
     const handle = counters.enter() orelse return;
     defer handle.release();
@@ -34,7 +34,7 @@ fn recordAlloc(block: ?*anyopaque, size: usize) void {
 
 /// Enters a new block in the live table; false when it cannot be (too
 /// large, or the table can grow no more): the block then stays foreign.
-fn track(thread: *counters.ThreadCounters, block: *anyopaque, size: usize) bool {
+inline fn track(thread: *counters.ThreadCounters, block: *anyopaque, size: usize) bool {
     if (size > live_table.size_max) return false;
     const stale = live_table.insert(@intFromPtr(block), size, 0) catch return false;
     // A free of this address that was never seen (made while uninstalled):
@@ -43,7 +43,7 @@ fn track(thread: *counters.ThreadCounters, block: *anyopaque, size: usize) bool 
     return true;
 }
 
-fn recordFree(ptr: *anyopaque) void {
+inline fn recordFree(ptr: *anyopaque) void {
     if (!isCounting()) return;
     const handle = counters.enter() orelse return;
     defer handle.release();

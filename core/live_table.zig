@@ -30,7 +30,7 @@ pub const site_max: u32 = large_table.site_max;
 /// the profiler did not see, e.g. while uninstalled) is returned so the
 /// caller can settle it, else `none`. `error.Full` when no memory is left
 /// for the table: the caller forwards the block uncounted.
-pub fn insert(address: usize, size: u64, site: u32) error{Full}!Found {
+pub inline fn insert(address: usize, size: u64, site: u32) error{Full}!Found {
     std.debug.assert(size <= size_max);
     // The small map has no room for a call site: blocks with one (Tier 2)
     // are hashed.
@@ -46,7 +46,7 @@ pub fn insert(address: usize, size: u64, site: u32) error{Full}!Found {
 }
 
 /// Removes a block and returns what was recorded; `none` for a foreign one.
-pub fn remove(address: usize) Found {
+pub inline fn remove(address: usize) Found {
     const small = small_map.remove(address);
     if (small != none) return small;
     const entry = large_table.remove(address) orelse return none;

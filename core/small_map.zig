@@ -67,7 +67,7 @@ fn getDirectory(create: bool) ?[*]std.atomic.Value(?[*]Slot) {
     return fresh;
 }
 
-fn regionTable(address: usize, create: bool) ?[*]Slot {
+inline fn regionTable(address: usize, create: bool) ?[*]Slot {
     const region_index = address >> region_shift;
     if (region_index >= regions_count) return null;
     const dir = getDirectory(create) orelse return null;
@@ -82,7 +82,7 @@ fn regionTable(address: usize, create: bool) ?[*]Slot {
     return fresh;
 }
 
-fn slotOf(address: usize, create: bool) ?*Slot {
+inline fn slotOf(address: usize, create: bool) ?*Slot {
     if (address & ((1 << granule_shift) - 1) != 0) return null;
     const table = regionTable(address, create) orelse return null;
     return &table[(address & (region_bytes - 1)) >> granule_shift];
@@ -124,7 +124,7 @@ fn chunkBytes(address: usize) usize {
 /// new chunk) or `none`; `not_placed` when it cannot be placed here (odd
 /// address, slack too large, no memory for a table): the caller then uses
 /// the hash table.
-pub fn insert(address: usize, size: u64) Found {
+pub inline fn insert(address: usize, size: u64) Found {
     std.debug.assert(size <= size_max);
     const slot = slotOf(address, true) orelse return not_placed;
     const chunk = chunkBytes(address);
@@ -136,7 +136,7 @@ pub fn insert(address: usize, size: u64) Found {
 }
 
 /// Removes and returns the block at `address`, or `none`.
-pub fn remove(address: usize) Found {
+pub inline fn remove(address: usize) Found {
     const slot = slotOf(address, false) orelse return none;
     const entry = slot.load(.monotonic);
     if (entry == 0) return none;
