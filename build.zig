@@ -3,7 +3,9 @@
 const std = @import("std");
 
 pub fn build(b: *std.Build) void {
-    const target = b.standardTargetOptions(.{});
+    // Baseline CPU by default: the library is loaded into other people's
+    // processes (and valgrind, which the cross-checks run, rejects AVX-512).
+    const target = b.standardTargetOptions(.{ .default_target = .{ .cpu_model = .baseline } });
     // The profiler is always built optimised: its cost is its product. A
     // debug build (`-Doptimize=debug`) keeps its safety checks for hunting.
     const optimize = b.option(std.lang.Optimize, "optimize", "optimize mode of the library") orelse .fast;

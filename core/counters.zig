@@ -21,7 +21,8 @@ const SpinLock = @import("SpinLock.zig");
 /// thread pointer of an exited thread for the next one, and with it the
 /// slot). Past it, threads share `overflow`, which takes a lock: slower, still
 /// exact. 1024 x 128 B = 128 KiB of zero pages until used.
-pub const threads_max = 1024;
+pub const threads_max = 1 << threads_bits;
+const threads_bits = 10;
 
 /// Change of a thread's live bytes that is folded into the shared peak.
 pub const flush_bytes: i64 = 64 * 1024;
@@ -34,6 +35,9 @@ pub const ThreadCounters = extern struct {
     total_bytes: u64 = 0,
     current_bytes: i64 = 0,
     live_count: i64 = 0,
+    /// High-water marks up to the last `markPeak`; the thread's peak is the
+    /// larger of these and the `mark_peak_*` values, so the hot path keeps
+    /// only one running maximum.
     peak_bytes: i64 = 0,
     peak_live_count: i64 = 0,
     foreign_count: u64 = 0,
@@ -41,9 +45,9 @@ pub const ThreadCounters = extern struct {
     /// Highest `current_bytes` / `live_count` since the last `markPeak`.
     mark_peak_bytes: i64 = 0,
     mark_peak_live: i64 = 0,
-    /// Change not yet folded into `global`.
-    unflushed_bytes: i64 = 0,
-    unflushed_live: i64 = 0,
+    /// `current_bytes` / `live_count` as last folded into `global`.
+    flushed_bytes: i64 = 0,
+    flushed_live: i64 = 0,
     /// Set while this thread is inside a hook: a nested call (a signal
     /// handler that allocates) must not touch the tables again.
     in_hook: u32 = 0,
@@ -59,9 +63,9 @@ pub const ThreadCounters = extern struct {
         return @atomicLoad(@TypeOf(field.*), field, .monotonic);
     }
 
-    /// `events` is 1 for an allocation (or a realloc); `bytes_new` is what
-    /// the block holds now, `bytes_old` what it held before (0 for a fresh
-    /// block), `blocks` the change of live blocks.
+    /// One allocation event (a realloc too): `bytes_new` is what the block
+    /// holds now, `bytes_old` what it held before (0 for a fresh block),
+    /// `blocks` the change of live blocks.
     pub inline fn countAlloc(self: *ThreadCounters, bytes_old: u64, bytes_new: u64, blocks: i64) void {
         const delta: i64 = @as(i64, @bitCast(bytes_new)) -% @as(i64, @bitCast(bytes_old));
         put(&self.alloc_count, self.alloc_count + 1);
@@ -87,17 +91,31 @@ pub const ThreadCounters = extern struct {
         const live = self.live_count + blocks;
         put(&self.current_bytes, current);
         put(&self.live_count, live);
-        if (current > self.peak_bytes) put(&self.peak_bytes, current);
-        if (live > self.peak_live_count) put(&self.peak_live_count, live);
         if (current > self.mark_peak_bytes) put(&self.mark_peak_bytes, current);
         if (live > self.mark_peak_live) put(&self.mark_peak_live, live);
-        self.unflushed_bytes += bytes;
-        self.unflushed_live += blocks;
-        if (@abs(self.unflushed_bytes) >= flush_bytes or @abs(self.unflushed_live) >= flush_blocks) {
-            global.fold(self.unflushed_bytes, self.unflushed_live);
-            self.unflushed_bytes = 0;
-            self.unflushed_live = 0;
+        const drift_bytes = current - self.flushed_bytes;
+        const drift_live = live - self.flushed_live;
+        if (drift_bytes >= flush_bytes or drift_bytes <= -flush_bytes or
+            drift_live >= flush_blocks or drift_live <= -flush_blocks)
+        {
+            self.flush(drift_bytes, drift_live);
         }
+    }
+
+    fn flush(self: *ThreadCounters, drift_bytes: i64, drift_live: i64) void {
+        @branchHint(.cold);
+        global.fold(drift_bytes, drift_live);
+        self.flushed_bytes = self.current_bytes;
+        self.flushed_live = self.live_count;
+    }
+
+    /// The thread's own high-water marks (owner thread only).
+    fn peakBytes(self: *const ThreadCounters) i64 {
+        return @max(get(&self.peak_bytes), get(&self.mark_peak_bytes));
+    }
+
+    fn peakLive(self: *const ThreadCounters) i64 {
+        return @max(get(&self.peak_live_count), get(&self.mark_peak_live));
     }
 };
 
@@ -148,12 +166,10 @@ pub fn threadPointer() usize {
     };
 }
 
+/// Thread pointers are page-aligned-ish addresses near the top of each
+/// thread's stack: one multiply spreads their page numbers over the slots.
 fn mix(value: usize) usize {
-    var x = value;
-    x ^= x >> 33;
-    x *%= 0xff51afd7ed558ccd;
-    x ^= x >> 33;
-    return x;
+    return ((value >> 12) *% 0x9E3779B97F4A7C15) >> (64 - threads_bits);
 }
 
 /// A handle on the counters the calling thread may update.
@@ -262,8 +278,8 @@ pub fn snapshot(scope: abi.Scope, out: *[abi.stats_fields_count]f64) void {
             write(out, .failed_count, get(&self.failed_count));
             write(out, .current_bytes, get(&self.current_bytes));
             write(out, .live_count, get(&self.live_count));
-            write(out, .peak_bytes, get(&self.peak_bytes));
-            write(out, .peak_live_count, get(&self.peak_live_count));
+            write(out, .peak_bytes, self.peakBytes());
+            write(out, .peak_live_count, self.peakLive());
         },
     }
 }
@@ -299,6 +315,8 @@ pub fn markPeak(scope: abi.Scope, out: *[2]f64) void {
             defer handle.release();
             const self = handle.counters;
             out.* = .{ @floatFromInt(self.mark_peak_bytes), @floatFromInt(self.mark_peak_live) };
+            ThreadCounters.put(&self.peak_bytes, self.peakBytes());
+            ThreadCounters.put(&self.peak_live_count, self.peakLive());
             ThreadCounters.put(&self.mark_peak_bytes, self.current_bytes);
             ThreadCounters.put(&self.mark_peak_live, self.live_count);
         },
@@ -332,7 +350,7 @@ test "realloc growth adds the delta to total bytes and a shrink adds nothing" {
     try testing.expectEqual(@as(u64, 3), counters.alloc_count);
     try testing.expectEqual(@as(u64, 300), counters.total_bytes);
     try testing.expectEqual(@as(i64, 50), counters.current_bytes);
-    try testing.expectEqual(@as(i64, 300), counters.peak_bytes);
+    try testing.expectEqual(@as(i64, 300), counters.peakBytes());
     try testing.expectEqual(@as(i64, 1), counters.live_count);
 }
 
@@ -343,8 +361,8 @@ test "free lowers current bytes and live count but not the peaks" {
     counters.countFree(64);
     try testing.expectEqual(@as(i64, 32), counters.current_bytes);
     try testing.expectEqual(@as(i64, 1), counters.live_count);
-    try testing.expectEqual(@as(i64, 96), counters.peak_bytes);
-    try testing.expectEqual(@as(i64, 2), counters.peak_live_count);
+    try testing.expectEqual(@as(i64, 96), counters.peakBytes());
+    try testing.expectEqual(@as(i64, 2), counters.peakLive());
 }
 
 test "many threads counting balance exactly in the all-threads sum" {
