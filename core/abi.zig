@@ -5,7 +5,7 @@
 /// Bump on any change to an exported signature or to `StatsField`.
 /// (`abi_skew` is non-zero only in the test copy built to check that the
 /// loader refuses a mismatched library.)
-pub const abi_version: u32 = 1 + @import("build_options").abi_skew;
+pub const abi_version: u32 = 2 + @import("build_options").abi_skew;
 
 /// Order of the f64 values that `mod_alloc_snapshot` writes. f64 because
 /// Deno's FFI returns 64-bit integers as bigint, and counts stay exact in an
@@ -52,4 +52,11 @@ pub const Status = enum(i32) {
     /// The process's malloc is not glibc's (jemalloc, mimalloc …): blocks
     /// from it must not be handed to glibc, so nothing is patched.
     foreign_allocator = -5,
+    /// An option was out of range (the TypeScript side checks first).
+    invalid_option = -6,
+    /// Call sites were already enabled with other frames/buckets, or a
+    /// request to turn them off after they were on.
+    config_conflict = -7,
+    /// The site table could not be mapped.
+    out_of_memory = -8,
 };

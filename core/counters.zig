@@ -196,6 +196,13 @@ pub inline fn enter() ?Handle {
     return .{ .counters = counters, .shared = false };
 }
 
+/// The slot index of a (non-overflow) counters pointer from `enter`.
+pub fn slotIndexOf(counters: *const ThreadCounters) usize {
+    const index = (@intFromPtr(counters) - @intFromPtr(&slots)) / @sizeOf(ThreadCounters);
+    std.debug.assert(index < threads_max);
+    return index;
+}
+
 fn ownSlot() ?*ThreadCounters {
     const index = ownSlotIndex() orelse return null;
     return &slots[index];

@@ -1,13 +1,16 @@
 //! The allocator entry points. Under LD_PRELOAD these exported symbols are
 //! the process's malloc family; at run time `got_patch.zig` points GOT slots
-//! at the same functions. Every path is: forward to glibc -> count. Nothing
-//! here allocates, locks anything but a live-table shard, or touches errno
-//! after the real call set it.
+//! at the same functions. Every path is: forward to glibc -> count ->
+//! (Tier 2) capture the site. Nothing here allocates, locks anything but a
+//! live-table shard, or touches errno after the real call set it.
 
 const std = @import("std");
 const real = @import("real.zig");
 const counters = @import("counters.zig");
 const live_table = @import("live_table.zig");
+const site_table = @import("site_table.zig");
+const backtrace = @import("backtrace.zig");
+const tick_clock = @import("tick_clock.zig");
 
 /// Off only between `uninstall` and the next `install`. Starts on: under
 /// preload the first malloc comes before any constructor, and when the
@@ -21,6 +24,14 @@ fn isCounting() bool {
     return counting.load(.monotonic);
 }
 
+/// A block's site as the live table keeps it (0 = none) and its birth time.
+const Origin = struct { site: u32, time: u64 };
+
+inline fn origin(handle: counters.Handle) Origin {
+    if (!site_table.enabled()) return .{ .site = 0, .time = 0 };
+    return .{ .site = backtrace.captureSite(handle), .time = tick_clock.ticks() };
+}
+
 /// Counts a block the real allocator just returned (or failed to).
 inline fn recordAlloc(block: ?*anyopaque, size: usize) void {
     if (!isCounting()) return;
@@ -28,31 +39,43 @@ inline fn recordAlloc(block: ?*anyopaque, size: usize) void {
     defer handle.release();
     const thread = handle.counters;
     const ptr = block orelse return thread.countFailed();
-    if (!track(thread, ptr, size)) return thread.countForeign();
+    const born = origin(handle);
+    if (!track(thread, ptr, size, born)) return thread.countForeign();
     thread.countAlloc(0, size, 1);
+    if (born.site != 0) site_table.countAlloc(born.site - 1, stripeOf(handle), size, @intCast(size), 1, size);
+}
+
+fn stripeOf(handle: counters.Handle) usize {
+    return if (handle.shared) 0 else counters.slotIndexOf(handle.counters);
 }
 
 /// Enters a new block in the live table; false when it cannot be (too
 /// large, or the table can grow no more): the block then stays foreign.
-inline fn track(thread: *counters.ThreadCounters, block: *anyopaque, size: usize) bool {
+inline fn track(thread: *counters.ThreadCounters, block: *anyopaque, size: usize, born: Origin) bool {
     if (size > live_table.size_max) return false;
-    const stale = live_table.insert(@intFromPtr(block), size, 0) catch return false;
+    const stale = live_table.insert(@intFromPtr(block), size, born.site, born.time) catch return false;
     // A free of this address that was never seen (made while uninstalled):
     // settle it now so the block is not counted twice.
     if (stale != live_table.none) thread.countFree(live_table.sizeOf(stale));
     return true;
 }
 
+/// Settles the site of a block that is gone (freed, or moved by realloc).
+inline fn siteFree(handle: counters.Handle, block: live_table.Found, time: u64) void {
+    const site = live_table.siteOf(block);
+    if (site == 0) return;
+    site_table.countFree(site - 1, stripeOf(handle), live_table.sizeOf(block), tick_clock.ticks() -| time);
+}
+
 inline fn recordFree(ptr: *anyopaque) void {
     if (!isCounting()) return;
     const handle = counters.enter() orelse return;
     defer handle.release();
-    const block = live_table.remove(@intFromPtr(ptr));
-    if (block != live_table.none) {
-        handle.counters.countFree(live_table.sizeOf(block));
-    } else {
-        handle.counters.countForeign();
-    }
+    var time: u64 = undefined;
+    const block = live_table.remove(@intFromPtr(ptr), &time);
+    if (block == live_table.none) return handle.counters.countForeign();
+    handle.counters.countFree(live_table.sizeOf(block));
+    siteFree(handle, block, time);
 }
 
 pub fn malloc(size: usize) callconv(.c) ?*anyopaque {
@@ -82,35 +105,42 @@ pub fn realloc(ptr: ?*anyopaque, size: usize) callconv(.c) ?*anyopaque {
     const handle = counters.enter() orelse return real.realloc(ptr, size);
     defer handle.release();
     const thread = handle.counters;
-    const old = live_table.remove(@intFromPtr(old_block));
+    var old_time: u64 = undefined;
+    const old = live_table.remove(@intFromPtr(old_block), &old_time);
     const result = real.realloc(ptr, size);
     const new_block = result orelse {
         if (size == 0) {
             // glibc's realloc(p, 0) frees p and returns NULL.
-            if (old != live_table.none) thread.countFree(live_table.sizeOf(old)) else thread.countForeign();
+            if (old == live_table.none) {
+                thread.countForeign();
+            } else {
+                thread.countFree(live_table.sizeOf(old));
+                siteFree(handle, old, old_time);
+            }
         } else {
             // Failed: p is untouched and still live.
             if (old != live_table.none) {
-                _ = live_table.insert(@intFromPtr(old_block), live_table.sizeOf(old), live_table.siteOf(old)) catch {};
+                _ = live_table.insert(@intFromPtr(old_block), live_table.sizeOf(old), live_table.siteOf(old), old_time) catch {};
             }
             thread.countFailed();
         }
         return null;
     };
-    const tracked = track(thread, new_block, size);
-    if (old != live_table.none) {
-        if (tracked) {
-            thread.countAlloc(live_table.sizeOf(old), size, 0);
-        } else {
-            thread.countFree(live_table.sizeOf(old));
-            thread.countForeign();
-        }
-    } else {
-        // A foreign block: its old size is unknown, so the result is
-        // adopted as a new block of `size` bytes.
+    const born = origin(handle);
+    const tracked = track(thread, new_block, size, born);
+    const old_size: u64 = if (old != live_table.none) live_table.sizeOf(old) else 0;
+    if (old != live_table.none) siteFree(handle, old, old_time);
+    if (!tracked) {
+        if (old != live_table.none) thread.countFree(old_size);
         thread.countForeign();
-        if (tracked) thread.countAlloc(0, size, 1);
+        return result;
     }
+    // A foreign block's old size is unknown: the result is adopted as a new
+    // block of `size` bytes. Otherwise one event that adds the growth.
+    if (old == live_table.none) thread.countForeign();
+    const blocks: i64 = if (old == live_table.none) 1 else 0;
+    thread.countAlloc(old_size, size, blocks);
+    if (born.site != 0) site_table.countAlloc(born.site - 1, stripeOf(handle), size -| old_size, @intCast(size), 1, size);
     return result;
 }
 

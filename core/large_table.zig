@@ -5,15 +5,15 @@
 //! 64 shards, each an open-addressing table with linear probing behind its
 //! own spin lock, so two threads rarely meet. Each shard grows on its own
 //! by mapping a table twice the size and rehashing; memory comes from mmap,
-//! never from the heap being profiled. Between 3/16 and 3/4 full, so 21 to
-//! 85 bytes per large block (at least 1 KiB each); 16 bytes per entry.
+//! never from the heap being profiled. Between 3/16 and 3/4 full, so 32 to
+//! 128 bytes per large block (at least 1 KiB each); 24 bytes per entry.
 
 const std = @import("std");
 const linux = std.os.linux;
 const SpinLock = @import("SpinLock.zig");
 
 pub const shards_count = 64;
-/// Entries a shard starts with: 64 x 1024 x 16 B = 1 MiB in all if every
+/// Entries a shard starts with: 64 x 1024 x 24 B = 1.5 MiB in all if every
 /// shard is used, mapped on a shard's first insert. Starting small made
 /// Deno map and unmap hundreds of tables while it warmed up (each munmap
 /// stalls every thread of the process on its address space lock).
@@ -35,6 +35,9 @@ pub const Entry = extern struct {
     key: usize,
     /// size in the low 40 bits, call-site id in the high 24.
     meta: u64,
+    /// When the block was allocated (ns, monotonic), for lifetimes; 0 when
+    /// call sites are off.
+    time: u64,
 
     pub fn size(entry: Entry) u64 {
         return entry.meta & size_max;
@@ -73,14 +76,14 @@ const Shard = struct {
         return null;
     }
 
-    fn insertFresh(shard: *Shard, key: usize, meta: u64, hash: u64) void {
+    fn insertFresh(shard: *Shard, fresh: Entry, hash: u64) void {
         const mask = shard.capacity - 1;
         var index: usize = @intCast(hash & mask);
         while (true) : (index = (index + 1) & mask) {
             const entry = &shard.entries[index];
             if (entry.key == key_empty or entry.key == key_deleted) {
                 if (entry.key == key_empty) shard.used += 1;
-                entry.* = .{ .key = key, .meta = meta };
+                entry.* = fresh;
                 shard.live += 1;
                 return;
             }
@@ -106,7 +109,7 @@ const Shard = struct {
         _ = mapped_bytes.fetchAdd(bytes, .monotonic);
         if (old_capacity != 0) {
             for (old_entries[0..old_capacity]) |entry| {
-                if (entry.key > key_deleted) shard.insertFresh(entry.key, entry.meta, hashOf(entry.key));
+                if (entry.key > key_deleted) shard.insertFresh(entry, hashOf(entry.key));
             }
             _ = linux.munmap(@ptrCast(old_entries), old_capacity * @sizeOf(Entry));
             _ = mapped_bytes.fetchSub(old_capacity * @sizeOf(Entry), .monotonic);
@@ -142,7 +145,7 @@ fn shardOf(hash: u64) *Shard {
 /// profiler did not see, e.g. after uninstall) is replaced and returned so
 /// the caller can settle it. Returns `error.Full` when the table can grow no
 /// more: the caller then forwards the block uncounted.
-pub fn insert(key: usize, meta: u64) error{Full}!?Entry {
+pub fn insert(key: usize, meta: u64, time: u64) error{Full}!?Entry {
     std.debug.assert(key > key_deleted);
     const hash = hashOf(key);
     const shard = shardOf(hash);
@@ -152,11 +155,12 @@ pub fn insert(key: usize, meta: u64) error{Full}!?Entry {
         if (shard.find(key, hash)) |entry| {
             const stale = entry.*;
             entry.meta = meta;
+            entry.time = time;
             return stale;
         }
     }
     if (!shard.reserve()) return error.Full;
-    shard.insertFresh(key, meta, hash);
+    shard.insertFresh(.{ .key = key, .meta = meta, .time = time }, hash);
     return null;
 }
 
@@ -202,7 +206,7 @@ pub fn forceUnlockAll() void {
 const testing = std.testing;
 
 test "insert then remove returns the recorded size and site" {
-    _ = try insert(0x1000_0010, pack(123, 7));
+    _ = try insert(0x1000_0010, pack(123, 7), 0);
     const entry = remove(0x1000_0010).?;
     try testing.expectEqual(@as(u64, 123), entry.size());
     try testing.expectEqual(@as(u32, 7), entry.site());
@@ -216,7 +220,7 @@ test "an unknown pointer is not found" {
 test "growth keeps every entry" {
     const count = 50_000;
     const base: usize = 0x7f00_0000_0000;
-    for (0..count) |i| _ = try insert(base + i * 16, pack(i, 0));
+    for (0..count) |i| _ = try insert(base + i * 16, pack(i, 0), 0);
     for (0..count) |i| try testing.expectEqual(@as(u64, i), remove(base + i * 16).?.size());
 }
 
@@ -226,7 +230,7 @@ test "many threads inserting and removing their own keys keep the table exact" {
         fn run(id: usize) void {
             const base: usize = 0x5000_0000_0000 + id * 0x1_0000_0000;
             for (0..20) |round| {
-                for (0..2000) |i| _ = insert(base + i * 32, pack(i + round, 1)) catch unreachable;
+                for (0..2000) |i| _ = insert(base + i * 32, pack(i + round, 1), 0) catch unreachable;
                 for (0..2000) |i| std.debug.assert(remove(base + i * 32).?.size() == i + round);
             }
         }

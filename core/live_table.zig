@@ -30,7 +30,7 @@ pub const site_max: u32 = large_table.site_max;
 /// the profiler did not see, e.g. while uninstalled) is returned so the
 /// caller can settle it, else `none`. `error.Full` when no memory is left
 /// for the table: the caller forwards the block uncounted.
-pub inline fn insert(address: usize, size: u64, site: u32) error{Full}!Found {
+pub inline fn insert(address: usize, size: u64, site: u32, time: u64) error{Full}!Found {
     std.debug.assert(size <= size_max);
     // The small map has no room for a call site: blocks with one (Tier 2)
     // are hashed.
@@ -40,16 +40,19 @@ pub inline fn insert(address: usize, size: u64, site: u32) error{Full}!Found {
     }
     // A stale small entry would shadow this block at free time.
     const stale_small = small_map.remove(address);
-    const replaced = try large_table.insert(address, large_table.pack(size, site));
+    const replaced = try large_table.insert(address, large_table.pack(size, site), time);
     if (replaced) |entry| return small_map.found(entry.size(), entry.site());
     return stale_small;
 }
 
 /// Removes a block and returns what was recorded; `none` for a foreign one.
-pub inline fn remove(address: usize) Found {
+/// `time` receives the allocation time of a block that has one, else 0.
+pub inline fn remove(address: usize, time: *u64) Found {
+    time.* = 0;
     const small = small_map.remove(address);
     if (small != none) return small;
     const entry = large_table.remove(address) orelse return none;
+    time.* = entry.time;
     return small_map.found(entry.size(), entry.site());
 }
 
@@ -68,22 +71,25 @@ test "small and large blocks come back with their sizes and sites" {
     const small_block = std.c.malloc(48) orelse return error.OutOfMemory;
     defer std.c.free(small_block);
     const small_address = @intFromPtr(small_block);
-    try testing.expectEqual(none, try insert(small_address, 48, 0));
-    try testing.expectEqual(none, try insert(0x7400_0000_1000, 1 << 20, 4));
-    try testing.expectEqual(none, try insert(0x7400_0000_2000, 64, 5));
-    try testing.expectEqual(@as(u64, 48), sizeOf(remove(small_address)));
-    const large = remove(0x7400_0000_1000);
+    try testing.expectEqual(none, try insert(small_address, 48, 0, 0));
+    try testing.expectEqual(none, try insert(0x7400_0000_1000, 1 << 20, 4, 0));
+    try testing.expectEqual(none, try insert(0x7400_0000_2000, 64, 5, 77));
+    var time: u64 = 0;
+    try testing.expectEqual(@as(u64, 48), sizeOf(remove(small_address, &time)));
+    const large = remove(0x7400_0000_1000, &time);
     try testing.expectEqual(@as(u64, 1 << 20), sizeOf(large));
     try testing.expectEqual(@as(u32, 4), siteOf(large));
-    try testing.expectEqual(@as(u32, 5), siteOf(remove(0x7400_0000_2000)));
-    try testing.expectEqual(none, remove(0x7400_0000_1000));
+    try testing.expectEqual(@as(u32, 5), siteOf(remove(0x7400_0000_2000, &time)));
+    try testing.expectEqual(@as(u64, 77), time);
+    try testing.expectEqual(none, remove(0x7400_0000_1000, &time));
 }
 
 test "a large block at the address of a stale small one settles the small one" {
     const block = std.c.malloc(64) orelse return error.OutOfMemory;
     defer std.c.free(block);
     const address = @intFromPtr(block);
-    _ = try insert(address, 64, 0);
-    try testing.expectEqual(@as(u64, 64), sizeOf(try insert(address, 4096, 0)));
-    try testing.expectEqual(@as(u64, 4096), sizeOf(remove(address)));
+    _ = try insert(address, 64, 0, 0);
+    try testing.expectEqual(@as(u64, 64), sizeOf(try insert(address, 4096, 0, 0)));
+    var time: u64 = 0;
+    try testing.expectEqual(@as(u64, 4096), sizeOf(remove(address, &time)));
 }

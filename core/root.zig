@@ -10,6 +10,10 @@ const live_table = @import("live_table.zig");
 const large_table = @import("large_table.zig");
 const got_patch = @import("got_patch.zig");
 const sized_api = @import("sized_api.zig");
+const options = @import("options.zig");
+const site_table = @import("site_table.zig");
+const backtrace = @import("backtrace.zig");
+const SpinLock = @import("SpinLock.zig");
 
 comptime {
     _ = hooks;
@@ -46,10 +50,38 @@ fn forkChild() callconv(.c) void {
     got_patch.afterForkChild();
 }
 
+/// Settings read from the environment at load time: MOD_ALLOC_BACKTRACES,
+/// MOD_ALLOC_FRAMES, MOD_ALLOC_BUCKETS (bad values warned about once and
+/// replaced by the defaults). Under preload they take effect at once; at
+/// run time they are the defaults of `ModAlloc.install()`'s options.
+var env_backtraces: bool = false;
+var env_frames: u32 = options.frames_default;
+var env_buckets: u32 = options.buckets_default;
+
 fn constructor() callconv(.c) void {
     const global_malloc = dlsym(null, "malloc");
     preloaded = global_malloc == @as(?*anyopaque, @ptrCast(@constCast(&hooks.malloc)));
     _ = pthread_atfork(forkPrepare, forkParent, forkChild);
+    env_backtraces = options.envSwitch("MOD_ALLOC_BACKTRACES");
+    env_frames = options.envInteger("MOD_ALLOC_FRAMES", 1, options.frames_max, options.frames_default);
+    env_buckets = options.envInteger("MOD_ALLOC_BUCKETS", options.buckets_min, options.buckets_max, options.buckets_default);
+    if (preloaded and env_backtraces) _ = configure(true, env_frames, env_buckets);
+}
+
+var configure_lock: SpinLock = .{};
+
+fn configure(backtraces: bool, frames: u32, buckets: u32) abi.Status {
+    if (frames < 1 or frames > options.frames_max) return .invalid_option;
+    if (buckets < options.buckets_min or buckets > options.buckets_max) return .invalid_option;
+    configure_lock.lock();
+    defer configure_lock.unlock();
+    if (site_table.enabled()) {
+        const same = backtraces and site_table.framesMax() == frames and site_table.bucketsCount() == buckets;
+        return if (same) .already_installed else .config_conflict;
+    }
+    if (!backtraces) return .ok;
+    backtrace.findOwnRange();
+    return if (site_table.enable(buckets, frames)) .ok else .out_of_memory;
 }
 
 const Init = *const fn () callconv(.c) void;
@@ -171,7 +203,31 @@ export fn mod_alloc_reset() void {
 /// Memory the profiler holds: its static tables plus what it mapped.
 export fn mod_alloc_memory_bytes() f64 {
     const static_bytes = counters.threads_max * @sizeOf(counters.ThreadCounters) + large_table.shards_count * 64;
-    return @floatFromInt(static_bytes + live_table.residentBytes() + got_patch.mappedBytes());
+    return @floatFromInt(static_bytes + live_table.residentBytes() + got_patch.mappedBytes() + site_table.tableBytes());
+}
+
+/// Turns call sites on (once; they cannot be turned off again) with a walk
+/// depth and a site-table size.
+export fn mod_alloc_configure(backtraces: u32, frames: u32, buckets: u32) i32 {
+    return @intFromEnum(configure(backtraces != 0, frames, buckets));
+}
+
+/// The environment's settings: backtraces (0/1), frames, buckets.
+export fn mod_alloc_env_settings(out: *[3]f64) void {
+    out.* = .{ @floatFromInt(@intFromBool(env_backtraces)), @floatFromInt(env_frames), @floatFromInt(env_buckets) };
+}
+
+export fn mod_alloc_sites_summary(out: *[site_table.summary_values]f64) void {
+    site_table.summary(out);
+}
+
+export fn mod_alloc_site_stats_count() u32 {
+    return site_table.stats_values;
+}
+
+/// Site `index`'s statistics and frames (up to 64); -1 for an unused index.
+export fn mod_alloc_site_read(index: u32, stats: *[site_table.stats_values]f64, frames: *[options.frames_max]u64) i32 {
+    return site_table.read(index, stats, frames);
 }
 
 export fn mod_alloc_patched_slots() u32 {

@@ -1,0 +1,156 @@
+//! Frame-pointer stack walking (x86_64, aarch64), safe inside a malloc
+//! hook: no allocation, no lock, no unwinder. Each frame record is read only
+//! after its address is checked against the calling thread's stack bounds,
+//! its alignment and upward growth, so a frame without a frame pointer (its
+//! register holding anything) ends the walk instead of faulting.
+
+const std = @import("std");
+const builtin = @import("builtin");
+const linux = std.os.linux;
+
+/// Frames to walk past the ones we keep, at most, so that a long run of
+/// skipped frames (our own) cannot loop for ever.
+const walk_limit = 256;
+
+/// Return addresses on aarch64 may carry a pointer-authentication code in
+/// the bits above the 48-bit address.
+const address_mask: usize = switch (builtin.cpu.arch) {
+    .aarch64 => (1 << 48) - 1,
+    else => std.math.maxInt(usize),
+};
+
+/// The bounds a frame record must lie in: [low, high).
+pub const Bounds = struct { low: usize, high: usize };
+
+/// Walks from frame pointer `start`, storing up to `out.len` return
+/// addresses; return addresses in [skip_start, skip_end) (our own library)
+/// are not stored. Returns how many were stored.
+pub fn walk(start: usize, bounds: Bounds, skip_start: usize, skip_end: usize, out: []usize) usize {
+    var frame = start;
+    var count: usize = 0;
+    var steps: usize = 0;
+    while (count < out.len and steps < walk_limit) : (steps += 1) {
+        // A frame record is two words: the caller's frame pointer, then the
+        // return address. Both must lie inside this stack.
+        if (frame % @alignOf(usize) != 0) break;
+        if (frame < bounds.low or frame > bounds.high - 2 * @sizeOf(usize)) break;
+        const record: *const [2]usize = @ptrFromInt(frame);
+        const next = record[0];
+        const return_address = record[1] & address_mask;
+        if (return_address == 0) break;
+        if (return_address < skip_start or return_address >= skip_end) {
+            out[count] = return_address;
+            count += 1;
+        }
+        // Frames grow toward higher addresses as we walk out; anything else
+        // is not a frame chain.
+        if (next <= frame) break;
+        frame = next;
+    }
+    return count;
+}
+
+/// The current frame pointer.
+pub inline fn framePointer() usize {
+    return @frameAddress();
+}
+
+/// The upper end of the mapping that holds `address`, read from
+/// /proc/self/maps with raw system calls and a stack buffer (no libc, no
+/// allocation). 0 when it cannot be read.
+pub fn mappingEnd(address: usize) usize {
+    const fd_raw = linux.open("/proc/self/maps", .{ .ACCMODE = .RDONLY, .CLOEXEC = true }, 0);
+    if (linux.errno(fd_raw) != .SUCCESS) return 0;
+    const fd: linux.fd_t = @intCast(fd_raw);
+    defer _ = linux.close(fd);
+    var buffer: [4096]u8 = undefined;
+    var kept: usize = 0; // bytes of an unfinished line carried over
+    while (true) {
+        const got = linux.read(fd, buffer[kept..].ptr, buffer.len - kept);
+        if (linux.errno(got) != .SUCCESS or got == 0) return 0;
+        const filled = kept + got;
+        var line_start: usize = 0;
+        while (std.mem.indexOfScalarPos(u8, buffer[0..filled], line_start, '\n')) |line_end| {
+            if (parseRange(buffer[line_start..line_end])) |range| {
+                if (address >= range[0] and address < range[1]) return range[1];
+            }
+            line_start = line_end + 1;
+        }
+        kept = filled - line_start;
+        if (kept == buffer.len) return 0; // a line longer than the buffer
+        std.mem.copyForwards(u8, buffer[0..kept], buffer[line_start..filled]);
+    }
+}
+
+/// "start-end perms ..." -> {start, end}.
+fn parseRange(line: []const u8) ?[2]usize {
+    const dash = std.mem.indexOfScalar(u8, line, '-') orelse return null;
+    const space = std.mem.indexOfScalarPos(u8, line, dash, ' ') orelse return null;
+    const start = std.fmt.parseInt(usize, line[0..dash], 16) catch return null;
+    const end = std.fmt.parseInt(usize, line[dash + 1 .. space], 16) catch return null;
+    return .{ start, end };
+}
+
+const testing = std.testing;
+
+test "a well-formed chain is walked to its end" {
+    // Three frame records laid out upward in one buffer, ending in a null
+    // return address.
+    var stack: [16]usize align(16) = @splat(0);
+    const base = @intFromPtr(&stack);
+    stack[0] = base + 4 * 8;
+    stack[1] = 0x1111;
+    stack[4] = base + 8 * 8;
+    stack[5] = 0x2222;
+    stack[8] = base + 12 * 8;
+    stack[9] = 0x3333;
+    var out: [8]usize = undefined;
+    const bounds: Bounds = .{ .low = base, .high = base + @sizeOf(@TypeOf(stack)) };
+    const count = walk(base, bounds, 0, 0, &out);
+    try testing.expectEqualSlices(usize, &.{ 0x1111, 0x2222, 0x3333 }, out[0..count]);
+}
+
+test "a corrupt frame pointer ends the walk without reading it" {
+    var stack: [8]usize align(16) = @splat(0);
+    const base = @intFromPtr(&stack);
+    const bounds: Bounds = .{ .low = base, .high = base + @sizeOf(@TypeOf(stack)) };
+    var out: [8]usize = undefined;
+    // Points outside the stack (an unmapped address): must not be read.
+    stack[0] = 0xdead_0000_0000;
+    stack[1] = 0x1111;
+    try testing.expectEqual(@as(usize, 1), walk(base, bounds, 0, 0, &out));
+    // Points downward: a loop.
+    stack[0] = base;
+    try testing.expectEqual(@as(usize, 1), walk(base, bounds, 0, 0, &out));
+    // Misaligned.
+    stack[0] = base + 3;
+    try testing.expectEqual(@as(usize, 1), walk(base, bounds, 0, 0, &out));
+    // Starting outside the bounds reads nothing.
+    try testing.expectEqual(@as(usize, 0), walk(0x10, bounds, 0, 0, &out));
+}
+
+test "frames in the skipped range are not kept and the depth is bounded" {
+    var stack: [16]usize align(16) = @splat(0);
+    const base = @intFromPtr(&stack);
+    for (0..7) |i| {
+        stack[2 * i] = base + 2 * (i + 1) * 8;
+        stack[2 * i + 1] = if (i < 2) 0x500 + i else 0x9000 + i;
+    }
+    var out: [3]usize = undefined;
+    const bounds: Bounds = .{ .low = base, .high = base + @sizeOf(@TypeOf(stack)) };
+    const count = walk(base, bounds, 0x500, 0x600, &out);
+    try testing.expectEqualSlices(usize, &.{ 0x9002, 0x9003, 0x9004 }, out[0..count]);
+}
+
+test "the mapping of a stack variable is found in /proc/self/maps" {
+    var local: usize = 0;
+    const end = mappingEnd(@intFromPtr(&local));
+    try testing.expect(end > @intFromPtr(&local));
+}
+
+test "the live walk from this test reaches at least one caller" {
+    var out: [8]usize = undefined;
+    const here = framePointer();
+    const bounds: Bounds = .{ .low = here, .high = mappingEnd(here) };
+    try testing.expect(walk(here, bounds, 0, 0, &out) >= 1);
+}
