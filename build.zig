@@ -39,6 +39,14 @@ pub fn build(b: *std.Build) void {
     bench_module.linkSystemLibrary("dl", .{});
     b.installArtifact(b.addExecutable(.{ .name = "malloc_bench", .root_module = bench_module }));
 
+    // A plain program for the site-table tests under LD_PRELOAD.
+    const sites_module = b.createModule(.{ .target = target, .optimize = .debug, .link_libc = true, .omit_frame_pointer = false });
+    sites_module.addCSourceFile(.{ .file = b.path("tests/fixture/sites_main.c"), .flags = &.{ "-std=gnu11", "-O1", "-g", "-fno-omit-frame-pointer", "-fno-optimize-sibling-calls" } });
+    sites_module.addIncludePath(b.path("include"));
+    sites_module.linkLibrary(library);
+    const sites_exe = b.addExecutable(.{ .name = "sites_main", .root_module = sites_module });
+    b.getInstallStep().dependOn(&b.addInstallArtifact(sites_exe, .{ .dest_dir = .{ .override = .{ .custom = "bin/test" } } }).step);
+
     const unit_module = b.createModule(.{
         .imports = &.{.{ .name = "build_options", .module = coreOptions(b, 0) }},
         .root_source_file = b.path("core/unit_tests.zig"),

@@ -20,7 +20,9 @@
  */
 
 export type { AllocStats, ScopeStats, ThreadScope } from "./api/alloc_stats.ts";
-export { type InstallMode, ModAlloc, type SnapshotOptions } from "./api/mod_alloc.ts";
+export { type InstallMode, type InstallOptions, ModAlloc, type SnapshotOptions } from "./api/mod_alloc.ts";
+export type { CallSite, CallSiteOrder, CallSitesOptions, CallSiteTable, Frame } from "./api/call_sites.ts";
+export { formatBytes } from "./api/report.ts";
 export { Profiler, type ProfilerOptions } from "./api/profiler.ts";
 export {
   AbiMismatchError,

@@ -6,11 +6,24 @@
 
 import { loadLibrary } from "../ffi/library.ts";
 import { MODE, STATUS_ALREADY, STATUS_MESSAGES, STATUS_NOT_INSTALLED, STATUS_OK } from "../ffi/layout.ts";
+import { readSites, readSummary } from "../ffi/sites.ts";
 import { readStats } from "../ffi/stats.ts";
 import type { NativeLibrary } from "../ffi/symbols.ts";
+import { Symbolizer } from "../symbols/symbolizer.ts";
 import type { AllocStats, ThreadScope } from "./alloc_stats.ts";
+import {
+  buildCallSites,
+  type CallSite,
+  type CallSitesOptions,
+  callSitesOptions,
+  type CallSiteTable,
+  siteTable,
+} from "./call_sites.ts";
 import { InstallError } from "./errors.ts";
-import { threadScope } from "./options.ts";
+import { type InstallOptions, installSettings, threadScope } from "./options.ts";
+import { formatCallSiteTable } from "./report.ts";
+
+export type { InstallOptions };
 
 /** How the library sees allocations. */
 export type InstallMode = "preload" | "runtime";
@@ -51,6 +64,12 @@ export class ModAlloc {
    * counted since process start; otherwise it patches the allocator imports
    * of every loaded object, and of those loaded later.
    *
+   * Options turn on call sites (Tier 2): `backtraces`, the walk depth
+   * `frames` (1-64, default 16) and the site-table size `buckets` (16 to
+   * 2^20, default 4096); the defaults come from `MOD_ALLOC_BACKTRACES`,
+   * `MOD_ALLOC_FRAMES` and `MOD_ALLOC_BUCKETS`. Call sites stay on once
+   * enabled, with the settings they were enabled with.
+   *
    * @example
    * ```ts
    * import { ModAlloc } from "../mod.ts";
@@ -59,10 +78,24 @@ export class ModAlloc {
    * console.log(alloc.mode, alloc.installed);
    * ```
    */
-  static install(): ModAlloc {
-    instance ??= new ModAlloc(loadLibrary());
+  static install(options: InstallOptions = {}): ModAlloc {
+    const library = loadLibrary();
+    const settings = installSettings(options, library);
+    instance ??= new ModAlloc(library);
+    instance.#configure(settings);
     instance.#install();
     return instance;
+  }
+
+  #configure(settings: Required<InstallOptions>): void {
+    if (!settings.backtraces) return;
+    const status = this.#library.symbols.mod_alloc_configure(1, settings.frames, settings.buckets);
+    if (status !== STATUS_OK && status !== STATUS_ALREADY) {
+      throw new InstallError(
+        `ModAlloc.install({ backtraces: true, frames: ${settings.frames}, buckets: ${settings.buckets} }) failed: ` +
+          `${STATUS_MESSAGES[status] ?? `status ${status}`}.`,
+      );
+    }
   }
 
   #install(): void {
@@ -140,6 +173,59 @@ export class ModAlloc {
     if (status !== STATUS_OK && status !== STATUS_NOT_INSTALLED) {
       throw new InstallError(`ModAlloc.uninstall() failed: ${STATUS_MESSAGES[status] ?? `status ${status}`}.`);
     }
+  }
+
+  /** True when call sites (Tier 2) are being recorded. */
+  get backtraces(): boolean {
+    return readSummary(this.#library).buckets > 0;
+  }
+
+  /**
+   * The allocation sites recorded so far (call sites must be on: install
+   * with `{ backtraces: true }` or `MOD_ALLOC_BACKTRACES=1`), symbolized
+   * now: native frames from ELF symbols and DWARF lines, JS frames from
+   * V8's perf map when deno runs with
+   * `--v8-flags=--perf-basic-prof,--interpreted-frames-native-stack`.
+   *
+   * @example
+   * ```ts
+   * import { ModAlloc } from "../mod.ts";
+   *
+   * const alloc = ModAlloc.install({ backtraces: true });
+   * const keep = new Uint8Array(1 << 20);
+   * for (const site of alloc.callSites({ limit: 3 })) console.log(site.totalBytes, site.label);
+   * console.log(keep.length);
+   * ```
+   */
+  callSites(options: CallSitesOptions = {}): CallSite[] {
+    return this.callSiteTable(options).sites;
+  }
+
+  /** Like {@linkcode ModAlloc.callSites}, with the table's fill and overflow figures. */
+  callSiteTable(options: CallSitesOptions = {}): CallSiteTable {
+    const checked = callSitesOptions(options);
+    const summary = readSummary(this.#library);
+    const symbolizer = new Symbolizer();
+    try {
+      const sites = buildCallSites(readSites(this.#library), checked, symbolizer);
+      return siteTable(sites, summary, symbolizer.hasPerfMap);
+    } finally {
+      symbolizer.close();
+    }
+  }
+
+  /**
+   * The top call sites as a text table (default 10).
+   *
+   * @example
+   * ```ts
+   * import { ModAlloc } from "../mod.ts";
+   *
+   * console.log(ModAlloc.install({ backtraces: true }).formatCallSites({ limit: 5 }));
+   * ```
+   */
+  formatCallSites(options: CallSitesOptions = {}): string {
+    return formatCallSiteTable(this.callSiteTable({ limit: 10, ...options }));
   }
 
   /** Bytes of memory the profiler itself holds (tables, records). */

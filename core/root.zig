@@ -221,6 +221,10 @@ export fn mod_alloc_sites_summary(out: *[site_table.summary_values]f64) void {
     site_table.summary(out);
 }
 
+export fn mod_alloc_sites_totals(out: *[2]f64) void {
+    site_table.totals(out);
+}
+
 export fn mod_alloc_site_stats_count() u32 {
     return site_table.stats_values;
 }

@@ -273,6 +273,21 @@ pub fn read(index: u32, stats_out: *[stats_values]f64, frames_out: []u64) i32 {
     return @intCast(count);
 }
 
+/// Allocation events and total bytes summed over every site (the overflow
+/// row included): equal to the Tier 1 counts made while sites were on.
+pub fn totals(out: *[2]f64) void {
+    out.* = .{ 0, 0 };
+    const base = @atomicLoad(?[*]u8, &table, .acquire) orelse return;
+    for (0..buckets) |index| {
+        const header = headerAt(base, @intCast(index));
+        if (header.state.load(.acquire) != state_ready) continue;
+        for (&header.stats) |*stats| {
+            out[0] += @floatFromInt(stats.alloc_count.load(.monotonic));
+            out[1] += @floatFromInt(stats.total_bytes.load(.monotonic));
+        }
+    }
+}
+
 /// Summary values for a report, in this order: used sites, overflow
 /// events, estimated distinct overflowed sites, global peak bytes, global
 /// peak blocks, global live bytes, global live blocks, buckets, frames_max.
@@ -283,7 +298,8 @@ pub fn summary(out: *[summary_values]f64) void {
     for (&overflow_bitmap) |*word| zero_bits += @popCount(~word.load(.monotonic));
     // Linear counting: n ~ -m ln(zero fraction), m = 4096 bits.
     const bits: f64 = 64 * 64;
-    const distinct: f64 = if (zero_bits == 0) bits else -bits * @log(@as(f64, @floatFromInt(zero_bits)) / bits);
+    const zeros: f64 = @floatFromInt(zero_bits);
+    const distinct: f64 = if (zero_bits == 0) bits else if (zeros == bits) 0 else -bits * @log(zeros / bits);
     out.* = .{
         @floatFromInt(used.load(.monotonic)),
         @floatFromInt(overflow_events.load(.monotonic)),

@@ -154,3 +154,4 @@ test "the live walk from this test reaches at least one caller" {
     const bounds: Bounds = .{ .low = here, .high = mappingEnd(here) };
     try testing.expect(walk(here, bounds, 0, 0, &out) >= 1);
 }
+

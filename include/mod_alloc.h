@@ -31,6 +31,12 @@ const char *mod_alloc_stats_field_name(uint32_t index);
 void mod_alloc_snapshot(uint32_t scope, double *out /* [fields_count] */);
 void mod_alloc_reset(void);
 
+/* Tier 2: allocation events and bytes summed over all call sites. */
+void mod_alloc_sites_totals(double *out /* [2] */);
+/* used sites, overflow events, estimated overflowed sites, peak bytes,
+ * peak blocks, live bytes, live blocks, buckets, frames */
+void mod_alloc_sites_summary(double *out /* [9] */);
+
 int32_t mod_alloc_install(void);
 int32_t mod_alloc_uninstall(void);
 

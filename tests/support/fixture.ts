@@ -22,6 +22,10 @@ const fixtureSymbols = {
   fixture_threads_alloc: { parameters: ["u32", "u64", "u64", "i32"], result: "i32" },
   fixture_sized_api: { parameters: [], result: "i32" },
   fixture_record_begin: { parameters: [], result: "void" },
+  fixture_alloc_a: { parameters: ["u64", "u64"], result: "void" },
+  fixture_alloc_b: { parameters: ["u64", "u64"], result: "void" },
+  fixture_many_sites: { parameters: ["u32", "u64"], result: "void" },
+  fixture_small_stack_threads: { parameters: ["u32", "u64", "u64"], result: "i32" },
   fixture_record_end: { parameters: ["buffer"], result: "void" },
 } as const satisfies Deno.ForeignLibraryInterface;
 

@@ -1,0 +1,60 @@
+/**
+ * Demangling of the common cases: Itanium C++ nested names
+ * (`_ZN3foo3barEv` -> `foo::bar`), plain `_Z3fooi` names, and Rust's legacy
+ * scheme (the same, with a trailing `17h<hash>` element dropped and `$..$`
+ * escapes decoded). Anything else is returned unchanged. Template
+ * arguments and parameter lists are not rendered.
+ *
+ * @module
+ */
+
+const RUST_ESCAPES: Record<string, string> = {
+  "$SP$": "@",
+  "$BP$": "*",
+  "$RF$": "&",
+  "$LT$": "<",
+  "$GT$": ">",
+  "$LP$": "(",
+  "$RP$": ")",
+  "$C$": ",",
+  "$u7e$": "~",
+  "$u20$": " ",
+  "$u27$": "'",
+  "$u5b$": "[",
+  "$u5d$": "]",
+  "$u7b$": "{",
+  "$u7d$": "}",
+  "$u3b$": ";",
+  "$u2b$": "+",
+  "$u22$": '"',
+};
+
+function rustUnescape(element: string): string {
+  let text = element.startsWith("_$") ? element.slice(1) : element;
+  text = text.replace(/\$[A-Za-z0-9]+\$/g, (escape) => RUST_ESCAPES[escape] ?? escape);
+  return text.replaceAll("..", "::");
+}
+
+/** Demangles `name`, or returns it as it is. */
+export function demangle(name: string): string {
+  const bare = name.replace(/@.*$/, ""); // symbol versions (memcpy@GLIBC_2.14)
+  if (!bare.startsWith("_Z")) return name;
+  let index = 2;
+  const nested = bare[index] === "N";
+  if (nested) index++;
+  // Skip CV-qualifiers and ref-qualifiers of member functions.
+  while (nested && "rVKRO".includes(bare[index] ?? "")) index++;
+  const parts: string[] = [];
+  while (index < bare.length && /[0-9]/.test(bare[index])) {
+    let digits = "";
+    while (/[0-9]/.test(bare[index] ?? "")) digits += bare[index++];
+    const length = Number(digits);
+    parts.push(bare.slice(index, index + length));
+    index += length;
+    if (!nested) break;
+  }
+  if (parts.length === 0) return name;
+  const rustHash = /^h[0-9a-f]{16}$/.test(parts[parts.length - 1]);
+  if (rustHash) parts.pop();
+  return parts.map(rustHash ? rustUnescape : (part) => part).join("::");
+}

@@ -1,0 +1,119 @@
+/**
+ * Turning return addresses into frames: native code through the ELF
+ * symbol tables and DWARF line tables of the mapped files, JIT code
+ * through V8's perf map. Runs when a report is asked for, never during
+ * allocation. Files are opened once per symbolizer.
+ *
+ * @module
+ */
+
+import { demangle } from "./demangle.ts";
+import { lookupLine, parseLineTables, type SourceLocation } from "./dwarf_line.ts";
+import { ElfFile } from "./elf.ts";
+import { findMapping, type Mapping, readMaps } from "./proc_maps.ts";
+import { parseJitName, PerfMap } from "./perf_map.ts";
+
+/** One frame of a call site. */
+export interface Frame {
+  /** The raw return address (the first frame: the caller of the allocator). */
+  address: number;
+  /** `"js"` for JavaScript functions (from V8's perf map), else `"native"`. */
+  kind: "native" | "js";
+  /** Function name, demangled where possible. */
+  symbol?: string;
+  /** The file mapped at the address (a shared library, the executable). */
+  module?: string;
+  /** Offset of the address in `module`'s file. */
+  offset?: number;
+  /** Source file (DWARF for native code, the script URL for JS). */
+  file?: string;
+  /** Line in `file`, 1-based. */
+  line?: number;
+  /** Column in the line, 1-based, when known. */
+  column?: number;
+}
+
+interface ModuleInfo {
+  elf?: ElfFile;
+  lines?: ReturnType<typeof parseLineTables>;
+}
+
+/** Symbolizes addresses of one process (default: this one). */
+export class Symbolizer {
+  readonly #maps: Mapping[];
+  readonly #perfMap: PerfMap;
+  readonly #modules = new Map<string, ModuleInfo>();
+
+  constructor(pid: number = Deno.pid) {
+    this.#maps = readMaps(pid === Deno.pid ? "self" : pid);
+    this.#perfMap = PerfMap.forProcess(pid);
+  }
+
+  /** True when V8 wrote a perf map for the process. */
+  get hasPerfMap(): boolean {
+    return this.#perfMap.size > 0;
+  }
+
+  close(): void {
+    for (const info of this.#modules.values()) info.elf?.close();
+    this.#modules.clear();
+  }
+
+  #module(path: string): ModuleInfo {
+    let info = this.#modules.get(path);
+    if (info !== undefined) return info;
+    info = {};
+    try {
+      info.elf = new ElfFile(path);
+      const debugLine = info.elf.sectionData(".debug_line");
+      if (debugLine !== undefined) {
+        info.lines = parseLineTables(debugLine, {
+          lineStr: info.elf.sectionData(".debug_line_str"),
+          debugStr: info.elf.sectionData(".debug_str"),
+        });
+      }
+    } catch {
+      // Unreadable or not ELF (deleted file, no permission): module and
+      // offset still identify the frame.
+    }
+    this.#modules.set(path, info);
+    return info;
+  }
+
+  /**
+   * Symbolizes a return address. The call instruction is the byte before
+   * the return address, so lookups use `address - 1`.
+   */
+  frame(address: bigint): Frame {
+    const lookup = address - 1n;
+    const frame: Frame = { address: Number(address), kind: "native" };
+    const mapping = findMapping(this.#maps, lookup);
+    if (mapping !== undefined && mapping.path.startsWith("/")) {
+      const fileOffset = lookup - mapping.start + mapping.offset;
+      frame.module = mapping.path;
+      frame.offset = Number(fileOffset + 1n);
+      const info = this.#module(mapping.path);
+      const linked = info.elf?.addressOfOffset(fileOffset);
+      if (linked !== undefined) {
+        const symbol = info.elf!.symbolAt(linked);
+        if (symbol !== undefined) frame.symbol = demangle(symbol.name);
+        const location: SourceLocation | undefined = info.lines && lookupLine(info.lines, linked);
+        if (location !== undefined) Object.assign(frame, location);
+      }
+      return frame;
+    }
+    const jit = this.#perfMap.lookup(lookup);
+    if (jit !== undefined) {
+      const parsed = parseJitName(jit.name);
+      frame.kind = parsed.kind;
+      frame.symbol = parsed.symbol;
+      frame.module = "[V8 JIT]";
+      if (parsed.file !== undefined) frame.file = parsed.file;
+      if (parsed.line !== undefined) frame.line = parsed.line;
+      if (parsed.column !== undefined) frame.column = parsed.column;
+      return frame;
+    }
+    if (mapping !== undefined && mapping.path !== "") frame.module = mapping.path;
+    return frame;
+  }
+}
