@@ -36,8 +36,8 @@ export interface CallSite {
   maxBlockBytes: number;
   /** Blocks of this site freed so far. */
   freedCount: number;
-  /** Summed lifetimes (allocation to free) of the freed blocks. */
-  totalLifetimeNs: number;
+  /** Summed lifetimes of the freed blocks, in allocation events: how many allocations the process made while each block lived (a logical clock, like DHAT's instruction count). */
+  totalLifetime: number;
   /** Bytes live here when the whole process peaked (DHAT's t-gmax). */
   atPeakBytes: number;
   /** Blocks live here when the whole process peaked. */
@@ -160,7 +160,7 @@ export function buildCallSites(
         peakLiveCount: v.peak_blocks,
         maxBlockBytes: v.max_block_bytes,
         freedCount: v.freed_count,
-        totalLifetimeNs: Math.round(v.lifetime_total_ns),
+        totalLifetime: v.lifetime_total,
         atPeakBytes: v.gmax_bytes,
         atPeakLiveCount: v.gmax_blocks,
       };

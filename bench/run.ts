@@ -6,8 +6,10 @@ import { markdownTable, median, ratio } from "./stats.ts";
 
 const root = new URL("../", import.meta.url).pathname;
 const small = Deno.args.includes("--small");
-const repeats = small ? 3 : 7;
-const steps = small ? 300_000 : 5_000_000;
+const repeats = small ? 2 : 5;
+const steps = small ? 100_000 : 2_000_000;
+/** The slow peers (heaptrack, valgrind) run fewer times. */
+const peerRepeats = small ? 1 : 3;
 const window = 1024;
 const memoryWindow = small ? 50_000 : 1_000_000;
 const denoRounds = small ? 20 : 300;
@@ -17,12 +19,37 @@ const mallocBench = `${root}zig-out/bin/malloc_bench`;
 interface Config {
   name: string;
   env: Record<string, string>;
+  /** A tool the benchmark runs under (heaptrack, valgrind), if any. */
+  wrapper?: string[];
+  peer?: boolean;
 }
 
+function available(command: string): boolean {
+  try {
+    return new Deno.Command("sh", { args: ["-c", `command -v ${command}`], stdout: "null" }).outputSync().success;
+  } catch {
+    return false;
+  }
+}
+
+const scratch = Deno.makeTempDirSync({ prefix: "mod-alloc-bench-" });
 const configs: Config[] = [
   { name: "plain", env: {} },
   { name: "Tier 1 (LD_PRELOAD)", env: { LD_PRELOAD: library } },
+  { name: "Tier 2 (LD_PRELOAD, call sites)", env: { LD_PRELOAD: library, MOD_ALLOC_BACKTRACES: "1" } },
 ];
+const missingPeers: string[] = [];
+if (available("heaptrack")) {
+  configs.push({ name: "heaptrack", env: {}, wrapper: ["heaptrack", "-o", `${scratch}/heaptrack`], peer: true });
+} else missingPeers.push("heaptrack");
+if (available("valgrind")) {
+  configs.push({
+    name: "valgrind --tool=dhat",
+    env: {},
+    wrapper: ["valgrind", "--tool=dhat", `--dhat-out-file=${scratch}/dhat.json`, "-q"],
+    peer: true,
+  });
+} else missingPeers.push("valgrind");
 
 async function runJson(command: string, args: string[], env: Record<string, string>): Promise<Record<string, number>> {
   const output = await new Deno.Command(command, { args, env, stdout: "piped", stderr: "piped" }).output();
@@ -30,7 +57,17 @@ async function runJson(command: string, args: string[], env: Record<string, stri
   if (output.code !== 0) {
     throw new Error(`${command} ${args.join(" ")} failed (${output.code}): ${new TextDecoder().decode(output.stderr)}`);
   }
-  return JSON.parse(text.split("\n").at(-1)!);
+  // Tools around the program may print lines of their own.
+  const line = text.split("\n").reverse().find((candidate) => candidate.startsWith("{"));
+  if (line === undefined) throw new Error(`${command} printed no JSON result:\n${text}`);
+  return JSON.parse(line);
+}
+
+function runConfig(config: Config, args: string[]): Promise<Record<string, number>> {
+  const [command, ...rest] = config.wrapper ?? [];
+  return config.wrapper === undefined
+    ? runJson(mallocBench, args, config.env)
+    : runJson(command, [...rest, mallocBench, ...args], config.env);
 }
 
 async function mallocRows(): Promise<string[][]> {
@@ -39,7 +76,8 @@ async function mallocRows(): Promise<string[][]> {
     const times = new Map<string, number[]>(configs.map((config) => [config.name, []]));
     for (let repeat = 0; repeat < repeats; repeat++) {
       for (const config of configs) {
-        const result = await runJson(mallocBench, [String(threads), String(steps), String(window)], config.env);
+        if (config.peer && repeat >= peerRepeats) continue;
+        const result = await runConfig(config, [String(threads), String(steps), String(window)]);
         times.get(config.name)!.push(result.elapsed_ns / 1e6);
       }
     }
@@ -100,9 +138,14 @@ async function memoryRow(): Promise<{ row: string[]; perLiveBytes: number }> {
 const speed = [...await mallocRows(), ...await denoRows()];
 const memory = await memoryRow();
 const machine = `${Deno.build.arch}, ${navigator.hardwareConcurrency} cores, deno ${Deno.version.deno}`;
-console.log(`\nmod-alloc overhead (median of ${repeats} runs; ${small ? "small" : "default"} size; ${machine})\n`);
+console.log(
+  `\nmod-alloc overhead (median of ${repeats} runs, ${peerRepeats} for heaptrack/valgrind; ` +
+    `C: ${steps.toLocaleString("en")} steps per thread; ${small ? "small" : "default"} size; ${machine})\n`,
+);
 console.log(markdownTable(["workload", "configuration", "median time", "vs plain"], speed));
 console.log("\nProfiler memory\n");
 console.log(markdownTable(["workload", "profiler memory", "per live block"], [memory.row]));
+if (missingPeers.length > 0) console.log(`\nNot measured (not installed): ${missingPeers.join(", ")}.`);
+Deno.removeSync(scratch, { recursive: true });
 await Deno.mkdir(`${root}bench/out`, { recursive: true });
 await Deno.writeTextFile(`${root}bench/out/results.json`, JSON.stringify({ machine, small, speed, memory }, null, 2));

@@ -33,7 +33,7 @@ pub fn findOwnRange() void {
 const stack_bytes_max: usize = 1 << 30;
 
 fn boundsFor(handle: counters.Handle, frame: usize) stack_walk.Bounds {
-    if (handle.shared) return .{ .low = frame, .high = stack_walk.mappingEnd(frame) };
+    if (handle.shared()) return .{ .low = frame, .high = stack_walk.mappingEnd(frame) };
     const slot = counters.slotIndexOf(handle.counters);
     var high = stack_high[slot];
     if (high <= frame or high - frame > stack_bytes_max) {

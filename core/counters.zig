@@ -172,14 +172,21 @@ fn mix(value: usize) usize {
     return ((value >> 12) *% 0x9E3779B97F4A7C15) >> (64 - threads_bits);
 }
 
-/// A handle on the counters the calling thread may update.
+/// A handle on the counters the calling thread may update. A bare
+/// pointer on purpose: a struct with a bool beside it was built in memory
+/// byte by byte and read back whole, a store-forwarding stall measured at a
+/// third of the hook's time.
 pub const Handle = struct {
     counters: *ThreadCounters,
-    shared: bool,
+
+    /// True for the shared overflow counters (a thread without a slot).
+    pub fn shared(self: Handle) bool {
+        return self.counters == &overflow;
+    }
 
     pub fn release(self: Handle) void {
         @atomicStore(u32, &self.counters.in_hook, 0, .monotonic);
-        if (self.shared) overflow_lock.unlock();
+        if (self.shared()) overflow_lock.unlock();
     }
 };
 
@@ -189,11 +196,11 @@ pub const Handle = struct {
 pub inline fn enter() ?Handle {
     const counters = ownSlot() orelse {
         overflow_lock.lock();
-        return .{ .counters = &overflow, .shared = true };
+        return .{ .counters = &overflow };
     };
     if (counters.in_hook != 0) return null;
     @atomicStore(u32, &counters.in_hook, 1, .monotonic);
-    return .{ .counters = counters, .shared = false };
+    return .{ .counters = counters };
 }
 
 /// The slot index of a (non-overflow) counters pointer from `enter`.

@@ -10,7 +10,7 @@ const counters = @import("counters.zig");
 const live_table = @import("live_table.zig");
 const site_table = @import("site_table.zig");
 const backtrace = @import("backtrace.zig");
-const tick_clock = @import("tick_clock.zig");
+const event_clock = @import("event_clock.zig");
 
 /// Off only between `uninstall` and the next `install`. Starts on: under
 /// preload the first malloc comes before any constructor, and when the
@@ -29,7 +29,11 @@ const Origin = struct { site: u32, time: u64 };
 
 inline fn origin(handle: counters.Handle) Origin {
     if (!site_table.enabled()) return .{ .site = 0, .time = 0 };
-    return .{ .site = backtrace.captureSite(handle), .time = tick_clock.ticks() };
+    return .{ .site = backtrace.captureSite(handle), .time = event_clock.now(slotOf(handle)) };
+}
+
+fn slotOf(handle: counters.Handle) ?usize {
+    return if (handle.shared()) null else counters.slotIndexOf(handle.counters);
 }
 
 /// Counts a block the real allocator just returned (or failed to).
@@ -42,11 +46,11 @@ inline fn recordAlloc(block: ?*anyopaque, size: usize) void {
     const born = origin(handle);
     if (!track(thread, ptr, size, born)) return thread.countForeign();
     thread.countAlloc(0, size, 1);
-    if (born.site != 0) site_table.countAlloc(born.site - 1, stripeOf(handle), size, @intCast(size), 1, size);
+    if (born.site != 0) site_table.countAlloc(born.site - 1, writerOf(handle), size, @intCast(size), 1, size);
 }
 
-fn stripeOf(handle: counters.Handle) usize {
-    return if (handle.shared) 0 else counters.slotIndexOf(handle.counters);
+fn writerOf(handle: counters.Handle) site_table.Writer {
+    return .forSlot(slotOf(handle));
 }
 
 /// Enters a new block in the live table; false when it cannot be (too
@@ -64,7 +68,7 @@ inline fn track(thread: *counters.ThreadCounters, block: *anyopaque, size: usize
 inline fn siteFree(handle: counters.Handle, block: live_table.Found, time: u64) void {
     const site = live_table.siteOf(block);
     if (site == 0) return;
-    site_table.countFree(site - 1, stripeOf(handle), live_table.sizeOf(block), tick_clock.ticks() -| time);
+    site_table.countFree(site - 1, writerOf(handle), live_table.sizeOf(block), (event_clock.now(slotOf(handle)) -% time) & live_table.time_mask);
 }
 
 inline fn recordFree(ptr: *anyopaque) void {
@@ -140,7 +144,7 @@ pub fn realloc(ptr: ?*anyopaque, size: usize) callconv(.c) ?*anyopaque {
     if (old == live_table.none) thread.countForeign();
     const blocks: i64 = if (old == live_table.none) 1 else 0;
     thread.countAlloc(old_size, size, blocks);
-    if (born.site != 0) site_table.countAlloc(born.site - 1, stripeOf(handle), size -| old_size, @intCast(size), 1, size);
+    if (born.site != 0) site_table.countAlloc(born.site - 1, writerOf(handle), size -| old_size, @intCast(size), 1, size);
     return result;
 }
 

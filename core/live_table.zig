@@ -9,6 +9,8 @@
 //! Two halves: `small_map.zig` places small blocks by address arithmetic,
 //! lock-free (the hot path); `large_table.zig` hashes the rest under
 //! sharded locks. A free looks in the small map first, then the hash table.
+//! Times are allocation-event counts (`event_clock.zig`); the small map
+//! keeps their low 40 bits, so a lifetime is taken modulo 2^40 events.
 
 const std = @import("std");
 const small_map = @import("small_map.zig");
@@ -19,6 +21,7 @@ pub const Found = small_map.Found;
 pub const none = small_map.none;
 pub const sizeOf = small_map.sizeOf;
 pub const siteOf = small_map.siteOf;
+pub const time_mask = small_map.time_mask;
 
 /// Sizes of 2^40 bytes (1 TiB) or more do not fit an entry; such a block
 /// is forwarded uncounted.
@@ -32,14 +35,13 @@ pub const site_max: u32 = large_table.site_max;
 /// for the table: the caller forwards the block uncounted.
 pub inline fn insert(address: usize, size: u64, site: u32, time: u64) error{Full}!Found {
     std.debug.assert(size <= size_max);
-    // The small map has no room for a call site: blocks with one (Tier 2)
-    // are hashed.
-    if (size <= small_map.size_max and site == 0) {
-        const stale = small_map.insert(address, size);
+    if (size <= small_map.size_max and site <= small_map.site_max) {
+        const stale = small_map.insert(address, size, site, time & small_map.time_mask);
         if (stale != small_map.not_placed) return stale;
     }
     // A stale small entry would shadow this block at free time.
-    const stale_small = small_map.remove(address);
+    var ignored: u64 = 0;
+    const stale_small = small_map.remove(address, &ignored);
     const replaced = try large_table.insert(address, large_table.pack(size, site), time);
     if (replaced) |entry| return small_map.found(entry.size(), entry.site());
     return stale_small;
@@ -49,7 +51,7 @@ pub inline fn insert(address: usize, size: u64, site: u32, time: u64) error{Full
 /// `time` receives the allocation time of a block that has one, else 0.
 pub inline fn remove(address: usize, time: *u64) Found {
     time.* = 0;
-    const small = small_map.remove(address);
+    const small = small_map.remove(address, time);
     if (small != none) return small;
     const entry = large_table.remove(address) orelse return none;
     time.* = entry.time;
@@ -73,13 +75,16 @@ test "small and large blocks come back with their sizes and sites" {
     const small_address = @intFromPtr(small_block);
     try testing.expectEqual(none, try insert(small_address, 48, 0, 0));
     try testing.expectEqual(none, try insert(0x7400_0000_1000, 1 << 20, 4, 0));
-    try testing.expectEqual(none, try insert(0x7400_0000_2000, 64, 5, 77));
+    const sited_block = std.c.malloc(64) orelse return error.OutOfMemory;
+    defer std.c.free(sited_block);
+    const sited = @intFromPtr(sited_block);
+    try testing.expectEqual(none, try insert(sited, 64, 5, 77));
     var time: u64 = 0;
     try testing.expectEqual(@as(u64, 48), sizeOf(remove(small_address, &time)));
     const large = remove(0x7400_0000_1000, &time);
     try testing.expectEqual(@as(u64, 1 << 20), sizeOf(large));
     try testing.expectEqual(@as(u32, 4), siteOf(large));
-    try testing.expectEqual(@as(u32, 5), siteOf(remove(0x7400_0000_2000, &time)));
+    try testing.expectEqual(@as(u32, 5), siteOf(remove(sited, &time)));
     try testing.expectEqual(@as(u64, 77), time);
     try testing.expectEqual(none, remove(0x7400_0000_1000, &time));
 }

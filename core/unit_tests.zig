@@ -7,8 +7,9 @@ test {
     _ = @import("live_table.zig");
     _ = @import("large_table.zig");
     _ = @import("small_map.zig");
+    _ = @import("region_map.zig");
     _ = @import("site_table.zig");
     _ = @import("stack_walk.zig");
     _ = @import("options.zig");
-    _ = @import("tick_clock.zig");
+    _ = @import("event_clock.zig");
 }

@@ -17,7 +17,7 @@ export const SITE_FIELDS = [
   "peak_blocks",
   "max_block_bytes",
   "freed_count",
-  "lifetime_total_ns",
+  "lifetime_total",
   "gmax_bytes",
   "gmax_blocks",
   "reserved",
