@@ -117,10 +117,24 @@ export function describeFrame(frame: Frame): string {
     : `${module}+0x${frame.offset.toString(16)}`;
 }
 
+/** JS frames of Deno's own runtime (`ext:`, `node:`) rather than the user's code. */
+function isRuntimeScript(frame: Frame): boolean {
+  return /^(ext|node):/.test(frame.file ?? "");
+}
+
 function labelOf(frames: Frame[], overflow: boolean, runtimeModules: Set<string>): string {
   if (overflow) return "[overflow: sites that did not fit the table]";
-  const js = frames.find((frame) => frame.kind === "js");
-  if (js !== undefined) return `JS ${describeFrame(js)}`;
+  // The first JS frame of the user's code (else of the runtime); an
+  // anonymous function is named after the first named caller.
+  const scripts = frames.filter((frame) => frame.kind === "js");
+  const user = scripts.filter((frame) => !isRuntimeScript(frame));
+  const candidates = user.length > 0 ? user : scripts;
+  if (candidates.length > 0) {
+    const [first] = candidates;
+    const named = candidates.find((frame) => frame.symbol !== "(anonymous)");
+    const within = first.symbol === "(anonymous)" && named !== undefined && named !== first ? ` in ${named.symbol}` : "";
+    return `JS ${describeFrame(first)}${within}`;
+  }
   const own = frames.find((frame) => !isRuntimeFrame(frame, runtimeModules));
   return own !== undefined ? describeFrame(own) : frames.length > 0 ? describeFrame(frames[0]) : "[no frames]";
 }

@@ -41,6 +41,8 @@ Deno.test("perf-map names become JS frames with file, line and column", () => {
     column: 17,
   });
   assert.equal(parseJitName("Script:~ file:///tmp/t.js:1:1").symbol, "(top level)");
+  assert.equal(parseJitName("JS:o+buildIndex file:///tmp/t.js:14:20").symbol, "buildIndex");
+  assert.equal(parseJitName("JS:*oops file:///tmp/t.js:2:1").symbol, "oops");
   assert.deepEqual(parseJitName("Builtin:ArrayPrototypePush"), {
     kind: "native",
     symbol: "Builtin:ArrayPrototypePush",
