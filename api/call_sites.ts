@@ -132,7 +132,9 @@ function labelOf(frames: Frame[], overflow: boolean, runtimeModules: Set<string>
   if (candidates.length > 0) {
     const [first] = candidates;
     const named = candidates.find((frame) => frame.symbol !== "(anonymous)");
-    const within = first.symbol === "(anonymous)" && named !== undefined && named !== first ? ` in ${named.symbol}` : "";
+    const within = first.symbol === "(anonymous)" && named !== undefined && named !== first
+      ? ` in ${named.symbol}`
+      : "";
     return `JS ${describeFrame(first)}${within}`;
   }
   const own = frames.find((frame) => !isRuntimeFrame(frame, runtimeModules));

@@ -1,7 +1,7 @@
 // Tier 2: call sites of native and JS code, the full-table overflow row,
 // and the settings' validation. Each runs in a child process of its own.
 import assert from "node:assert/strict";
-import { type CallSite, ModAlloc, OptionError } from "../mod.ts";
+import { type CallSite, ModAlloc, OptionError, Profiler } from "../mod.ts";
 import { lastJson, LIBRARY_PATH, runDeno, supportScript } from "./support/child.ts";
 
 const FIXTURE_SOURCE = new URL("./fixture/fixture.c", import.meta.url).pathname;
@@ -130,4 +130,18 @@ Deno.test("callSites options are checked", () => {
   // @ts-expect-error: a wrong value on purpose
   assert.throws(() => alloc.callSites({ sortBy: "size" }), /sortBy must be one of totalBytes, allocCount/);
   assert.throws(() => alloc.callSites({ limit: -1 }), /limit must be a whole number/);
+});
+
+Deno.test("a profiler scope reports only the call sites it touched, with the scope's counts", async () => {
+  const result = await runDeno([supportScript("scope_sites_child.ts")]);
+  const out = lastJson<{ a: CallSite[]; b: CallSite[] }>(result);
+  assert.equal(out.b.length, 0, "fixture_alloc_b ran before the scope");
+  assert.equal(out.a.length, 1);
+  assert.deepEqual([out.a[0].allocCount, out.a[0].totalBytes], [30, 30 * 48]);
+});
+
+Deno.test("Profiler.callSites needs call sites on, a callSites scope and a stopped profiler", () => {
+  const profiler = Profiler.start();
+  assert.throws(() => profiler.callSites(), /Profiler\.start\(\{ callSites: true \}\)/);
+  profiler.stop();
 });
