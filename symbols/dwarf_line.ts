@@ -7,6 +7,7 @@
  */
 
 import { cString } from "./elf.ts";
+import { lastAtOrBelow } from "./search.ts";
 
 /** A source position. */
 export interface SourceLocation {
@@ -315,28 +316,9 @@ function runProgram(reader: Reader, end: number, header: ProgramHeader, sequence
 
 /** The source location of a linked address, if a line table covers it. */
 export function lookupLine(sequences: Sequence[], address: bigint): SourceLocation | undefined {
-  let low = 0;
-  let high = sequences.length - 1;
-  let found: Sequence | undefined;
-  while (low <= high) {
-    const middle = (low + high) >> 1;
-    if (sequences[middle].start <= address) {
-      if (address < sequences[middle].end) found = sequences[middle];
-      low = middle + 1;
-    } else high = middle - 1;
-  }
-  if (found === undefined) return undefined;
-  const rows = found.rows;
-  let best = 0;
-  let left = 0;
-  let right = rows.length - 1;
-  while (left <= right) {
-    const middle = (left + right) >> 1;
-    if (rows[middle].address <= address) {
-      best = middle;
-      left = middle + 1;
-    } else right = middle - 1;
-  }
-  const row = rows[best];
+  const index = lastAtOrBelow(sequences, (sequence) => sequence.start, address);
+  if (index < 0 || address >= sequences[index].end) return undefined;
+  const rows = sequences[index].rows;
+  const row = rows[Math.max(0, lastAtOrBelow(rows, (candidate) => candidate.address, address))];
   return { file: row.file, line: row.line, column: row.column || undefined };
 }

@@ -6,6 +6,8 @@
  * @module
  */
 
+import { lastAtOrBelow } from "./search.ts";
+
 /** A section header. */
 export interface Section {
   name: string;
@@ -180,16 +182,7 @@ export class ElfFile {
   /** The function symbol that holds `address`. */
   symbolAt(address: bigint): ElfSymbol | undefined {
     const symbols = this.functionSymbols();
-    let low = 0;
-    let high = symbols.length - 1;
-    let best = -1;
-    while (low <= high) {
-      const middle = (low + high) >> 1;
-      if (symbols[middle].address <= address) {
-        best = middle;
-        low = middle + 1;
-      } else high = middle - 1;
-    }
+    const best = lastAtOrBelow(symbols, (symbol) => symbol.address, address);
     if (best < 0) return undefined;
     const symbol = symbols[best];
     // A sized symbol must contain the address; an unsized one is taken

@@ -10,6 +10,8 @@
  * @module
  */
 
+import { lastAtOrBelow } from "./search.ts";
+
 /** One JIT code range. */
 export interface PerfMapEntry {
   start: bigint;
@@ -70,16 +72,7 @@ export class PerfMap {
   /** The latest entry covering `address`. */
   lookup(address: bigint): PerfMapEntry | undefined {
     // Entries that can cover `address` start in [address - maxSize, address].
-    let low = 0;
-    let high = this.#entries.length - 1;
-    let last = -1;
-    while (low <= high) {
-      const middle = (low + high) >> 1;
-      if (this.#entries[middle].start <= address) {
-        last = middle;
-        low = middle + 1;
-      } else high = middle - 1;
-    }
+    const last = lastAtOrBelow(this.#entries, (entry) => entry.start, address);
     let best: PerfMapEntry | undefined;
     for (let i = last; i >= 0; i--) {
       const entry = this.#entries[i];
