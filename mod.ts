@@ -23,6 +23,21 @@ export type { AllocStats, ScopeStats, ThreadScope } from "./api/alloc_stats.ts";
 export { type InstallMode, type InstallOptions, ModAlloc, type SnapshotOptions } from "./api/mod_alloc.ts";
 export type { CallSite, CallSiteOrder, CallSitesOptions, CallSiteTable, Frame } from "./api/call_sites.ts";
 export { formatBytes } from "./api/report.ts";
+export {
+  type AllocationBudget,
+  AllocationBudgetError,
+  assertAllocations,
+  assertNoLeaks,
+  type LeakCheckOptions,
+} from "./api/budget.ts";
+export {
+  type AllocationsPerOp,
+  benchAllocationResults,
+  benchAllocations,
+  formatBenchmem,
+  measureAllocations,
+  type MeasureOptions,
+} from "./api/bench_mem.ts";
 export { Profiler, type ProfilerOptions } from "./api/profiler.ts";
 export {
   AbiMismatchError,

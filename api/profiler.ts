@@ -4,7 +4,7 @@
  * @module
  */
 
-import { type RawSite, readSites } from "../ffi/sites.ts";
+import { currentLane, type RawSite, readSites, setSiteBaseline } from "../ffi/sites.ts";
 import { readMarkPeak, readStats } from "../ffi/stats.ts";
 import type { NativeLibrary } from "../ffi/symbols.ts";
 import { loadLibrary } from "../ffi/library.ts";
@@ -24,32 +24,11 @@ export interface ProfilerOptions {
   thread?: ThreadScope;
   /**
    * Also record which call sites the scope touched, for
-   * {@linkcode Profiler.callSites} (needs call sites on). Costs a read of
+   * {@linkcode Profiler.callSites} (needs call sites on). Costs a pass over
    * the whole site table at start and at stop (about a millisecond per
-   * 4096 buckets); sites are process-wide, whatever `thread` says.
+   * 4096 buckets); one such profiler can be open at a time in a thread.
    */
   callSites?: boolean;
-}
-
-/** Site counters that a scope's delta subtracts; the rest are kept as read at stop. */
-const DELTA_FIELDS = [
-  "alloc_count",
-  "total_bytes",
-  "current_bytes",
-  "current_blocks",
-  "freed_count",
-  "lifetime_total",
-] as const;
-
-function siteDelta(start: Map<number, RawSite>, end: RawSite[]): RawSite[] {
-  const touched: RawSite[] = [];
-  for (const site of end) {
-    const before = start.get(site.index);
-    const values = { ...site.values };
-    if (before !== undefined) { for (const field of DELTA_FIELDS) values[field] -= before.values[field]; }
-    if (values.alloc_count !== 0 || values.freed_count !== 0) touched.push({ ...site, values });
-  }
-  return touched;
 }
 
 /**
@@ -64,6 +43,25 @@ const open: Record<ThreadScope, Set<Profiler>> = { all: new Set(), current: new 
 function foldMarks(library: NativeLibrary, thread: ThreadScope): void {
   const mark = readMarkPeak(library, thread);
   for (const profiler of open[thread]) profiler.observePeak(mark.bytes, mark.blocks);
+}
+
+let warm = false;
+let sitesWarm = false;
+/** The open profiler with call sites: the thread's one site baseline is its. */
+let sitesProfiler: Profiler | undefined;
+
+/**
+ * V8 compiles a function on its first calls, and compiling allocates native
+ * memory. A profiler's own `stop()` runs before it reads the counters, so
+ * its first run would count the compilation of its own code: run one empty
+ * scope per thread scope, once per isolate, before the first real one.
+ */
+function warmUp(): void {
+  if (warm) return;
+  warm = true;
+  for (const thread of ["current", "all"] as const) {
+    for (let i = 0; i < 3; i++) Profiler.start({ thread }).stop();
+  }
 }
 
 /**
@@ -87,13 +85,33 @@ export class Profiler {
   #peakBytes: number;
   #peakBlocks: number;
   #stopped = false;
-  #sitesAtStart?: Map<number, RawSite>;
+  #callSites: boolean;
   #sitesTouched?: RawSite[];
 
   private constructor(library: NativeLibrary, thread: ThreadScope, callSites: boolean) {
     this.#library = library;
     this.#thread = thread;
-    if (callSites) this.#sitesAtStart = new Map(readSites(library).map((site) => [site.index, site]));
+    this.#callSites = callSites;
+    if (callSites) {
+      if (sitesProfiler !== undefined) {
+        throw new StateError(
+          "Only one Profiler.start({ callSites: true }) can be open at a time in a thread; stop the other one first.",
+        );
+      }
+      sitesProfiler = this;
+      // A thread-scoped profiler counts its own thread's share of each
+      // site when the thread owns a lane of the site table.
+      const own = thread === "current" && currentLane(library) !== undefined;
+      if (!sitesWarm) {
+        // As in warmUp(): compile the reading code before the first scope.
+        sitesWarm = true;
+        for (let i = 0; i < 3; i++) {
+          setSiteBaseline(library, own);
+          readSites(library, "sinceBaseline");
+        }
+      }
+      setSiteBaseline(library, own);
+    }
     foldMarks(library, thread);
     this.#start = readStats(library, thread);
     this.#peakBytes = this.#start.currentBytes;
@@ -116,6 +134,7 @@ export class Profiler {
   static start(options: ProfilerOptions = {}): Profiler {
     const thread = threadScope(options.thread, "Profiler.start", "all");
     const alloc = ModAlloc.install();
+    warmUp();
     if (options.callSites === true && !alloc.backtraces) {
       throw new OptionError(
         "Profiler.start({ callSites: true }) needs call sites on: call ModAlloc.install({ backtraces: true }) first, " +
@@ -161,7 +180,10 @@ export class Profiler {
     foldMarks(this.#library, this.#thread);
     const end = readStats(this.#library, this.#thread);
     this.#stopped = true;
-    if (this.#sitesAtStart !== undefined) this.#sitesTouched = siteDelta(this.#sitesAtStart, readSites(this.#library));
+    if (this.#callSites) {
+      this.#sitesTouched = readSites(this.#library, "sinceBaseline");
+      sitesProfiler = undefined;
+    }
     open[this.#thread].delete(this);
     const start = this.#start;
     return {
@@ -183,7 +205,10 @@ export class Profiler {
    * The call sites this scope touched, with the counts made inside it
    * (`allocCount`, `totalBytes`, `currentBytes`, `liveCount`, `freedCount`,
    * `totalLifetime`; peaks are the sites' all-time values). Needs
-   * `Profiler.start({ callSites: true })` and a stopped profiler.
+   * `Profiler.start({ callSites: true })` and a stopped profiler. With
+   * `thread: "current"` only the calling thread's allocations are counted
+   * when it owns one of the site table's 7 thread lanes (the first threads
+   * to allocate get them; the rest share one), else every thread's.
    *
    * @example
    * ```ts
@@ -197,7 +222,7 @@ export class Profiler {
    * ```
    */
   callSites(options: CallSitesOptions = {}): CallSite[] {
-    if (this.#sitesAtStart === undefined) {
+    if (!this.#callSites) {
       throw new StateError("Profiler.callSites() needs a profiler started with Profiler.start({ callSites: true }).");
     }
     if (this.#sitesTouched === undefined) {

@@ -14,6 +14,7 @@ const options = @import("options.zig");
 const site_table = @import("site_table.zig");
 const backtrace = @import("backtrace.zig");
 const SpinLock = @import("SpinLock.zig");
+const site_snapshot = @import("site_snapshot.zig");
 
 comptime {
     _ = hooks;
@@ -230,8 +231,45 @@ export fn mod_alloc_site_stats_count() u32 {
 }
 
 /// Site `index`'s statistics and frames (up to 64); -1 for an unused index.
-export fn mod_alloc_site_read(index: u32, stats: *[site_table.stats_values]f64, frames: *[options.frames_max]u64) i32 {
-    return site_table.read(index, stats, frames);
+/// `lane` 0xff sums every thread; another value reads that lane only.
+export fn mod_alloc_site_read(index: u32, lane: u32, stats: *[site_table.stats_values]f64, frames: *[options.frames_max]u64) i32 {
+    const one: ?u8 = if (lane < site_table.stripes) @intCast(lane) else null;
+    return site_table.read(index, one, stats, frames);
+}
+
+export fn mod_alloc_sites_buffer() ?*anyopaque {
+    return @ptrCast(site_snapshot.buffer());
+}
+
+export fn mod_alloc_sites_buffer_bytes() f64 {
+    return @floatFromInt(site_snapshot.bufferBytes());
+}
+
+export fn mod_alloc_sites_snapshot_all() u32 {
+    return site_snapshot.take(.all, false);
+}
+
+export fn mod_alloc_sites_snapshot_own() u32 {
+    return site_snapshot.take(.own_lane, false);
+}
+
+export fn mod_alloc_sites_baseline_all() i32 {
+    return site_snapshot.setBaseline(.all);
+}
+
+export fn mod_alloc_sites_baseline_own() i32 {
+    return site_snapshot.setBaseline(.own_lane);
+}
+
+export fn mod_alloc_sites_snapshot_since_baseline() u32 {
+    return site_snapshot.take(.baseline, true);
+}
+
+/// The calling thread's lane in the site table, assigned now if it has
+/// none; 0 when it shares lane 0 with other threads (then its own share
+/// cannot be told apart).
+export fn mod_alloc_current_lane() u32 {
+    return site_table.Writer.forSlot(counters.ownSlotIndex()).lane;
 }
 
 export fn mod_alloc_patched_slots() u32 {

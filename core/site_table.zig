@@ -59,7 +59,7 @@ pub const Writer = struct {
         return .{ .lane = lane, .slot = index };
     }
 
-    fn exclusive(writer: Writer) bool {
+    pub fn exclusive(writer: Writer) bool {
         return writer.lane != 0;
     }
 };
@@ -149,7 +149,7 @@ pub fn enabled() bool {
     return @atomicLoad(?[*]u8, &table, .acquire) != null;
 }
 
-pub fn framesMax() u32 {
+pub inline fn framesMax() u32 {
     return frames_max;
 }
 
@@ -335,14 +335,17 @@ pub fn countFree(site: u32, writer: Writer, bytes: u64, lifetime: u64) void {
 
 /// Copies site `index`'s statistics (in `Stats` field order, at-peak values
 /// settled) and frames; returns the frame count, or -1 for an unused index.
-pub fn read(index: u32, stats_out: *[stats_values]f64, frames_out: []u64) i32 {
+/// `lane` null sums every lane; a lane number reads only that lane (one
+/// thread's share, for a lane a thread owns).
+pub fn read(index: u32, lane: ?u8, stats_out: *[stats_values]f64, frames_out: []u64) i32 {
     const base = @atomicLoad(?[*]u8, &table, .acquire) orelse return -1;
     if (index >= buckets) return -1;
     const header = headerAt(base, index);
     if (header.state.load(.acquire) != state_ready) return -1;
     const epoch = peak_epoch.load(.acquire);
     stats_out.* = @splat(0);
-    for (&header.stats) |*stats| {
+    const lanes: []Stats = if (lane) |one| header.stats[one..][0..1] else &header.stats;
+    for (lanes) |*stats| {
         const names = @typeInfo(Stats).@"struct".field_names;
         inline for (names[0..stats_values], 0..) |name, i| {
             stats_out[i] += @floatFromInt(@field(stats, name).load(.monotonic));
@@ -358,6 +361,12 @@ pub fn read(index: u32, stats_out: *[stats_values]f64, frames_out: []u64) i32 {
     const count = @min(header.frames_count, frames_out.len);
     for (framesAt(base, index)[0..count], frames_out[0..count]) |frame, *out| out.* = frame;
     return @intCast(count);
+}
+
+/// One site in a snapshot buffer: its row, frame count, statistics (as
+/// `read` gives them) and `frames_max` frames.
+pub fn snapshotRecordBytes() usize {
+    return 8 + stats_values * 8 + @as(usize, frames_max) * 8;
 }
 
 /// Allocation events and total bytes summed over every site (the overflow
@@ -434,9 +443,9 @@ test "bytes at the global peak are those of the peak moment" {
     countAlloc(a, test_writer, @intCast(lift), lift, 1, @intCast(lift)); // new global peak: a holds `lift`
     countAlloc(b, test_writer, 10, 10, 1, 10); // peak + 10: b holds 10 at the new peak
     countFree(a, test_writer, @intCast(lift), 5);
-    _ = read(a, &stats, &frames);
+    _ = read(a, null, &stats, &frames);
     try testing.expectEqual(@as(f64, @floatFromInt(lift)), stats[9]);
-    _ = read(b, &stats, &frames);
+    _ = read(b, null, &stats, &frames);
     try testing.expectEqual(@as(f64, 10), stats[9]);
     try testing.expectEqual(@as(f64, 1), stats[10]);
 }
@@ -450,13 +459,13 @@ test "a full table folds new sites into the overflow row and keeps every count" 
         const site = intern(&.{ 0xabc000 + i, 0x77 });
         countAlloc(site, test_writer, 10, 10, 1, 10);
         total_counted += 10;
-        try testing.expect(read(site, &stats_probe, &frames_probe) >= 0);
+        try testing.expect(read(site, null, &stats_probe, &frames_probe) >= 0);
     }
     var sum: f64 = 0;
     var stats: [stats_values]f64 = undefined;
     var frames: [4]u64 = undefined;
     for (0..buckets) |index| {
-        if (read(@intCast(index), &stats, &frames) >= 0) sum += stats[1];
+        if (read(@intCast(index), null, &stats, &frames) >= 0) sum += stats[1];
     }
     try testing.expect(sum >= @as(f64, @floatFromInt(total_counted)));
     var info: [summary_values]f64 = undefined;

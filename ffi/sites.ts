@@ -59,18 +59,67 @@ export function readSummary(library: NativeLibrary): SiteSummary {
   return record(SUMMARY_FIELDS, out);
 }
 
-/** Every site that saw at least one event. */
-export function readSites(library: NativeLibrary): RawSite[] {
-  const buckets = readSummary(library).buckets;
-  const stats = new Float64Array(SITE_FIELDS.length);
-  const frames = new BigUint64Array(FRAMES_MAX);
+let view: DataView | undefined;
+
+/** The calling thread's snapshot buffer, mapped once per isolate. */
+function snapshotView(library: NativeLibrary): DataView | undefined {
+  if (view !== undefined) return view;
+  const pointer = library.symbols.mod_alloc_sites_buffer();
+  if (pointer === null) return undefined;
+  view = new DataView(Deno.UnsafePointerView.getArrayBuffer(pointer, library.symbols.mod_alloc_sites_buffer_bytes()));
+  return view;
+}
+
+/** Which sites to copy out of the library. */
+export type SiteSource = "all" | "own" | "sinceBaseline";
+
+/**
+ * Records the values of every site now, as the calling thread's baseline:
+ * of every thread, or (`own`) of its own lane when it owns one. False when
+ * call sites are off.
+ */
+export function setSiteBaseline(library: NativeLibrary, own: boolean): boolean {
+  const status = own ? library.symbols.mod_alloc_sites_baseline_own() : library.symbols.mod_alloc_sites_baseline_all();
+  return status === 0;
+}
+
+/**
+ * Sites that saw at least one event: of every thread, of the calling
+ * thread's lane (`own`, when it owns one: see `currentLane`), or the
+ * changes since its baseline. One FFI call without parameters copies them,
+ * so reading allocates nothing native before the copy is made.
+ */
+export function readSites(library: NativeLibrary, source: SiteSource = "all"): RawSite[] {
+  const buffer = snapshotView(library);
+  if (buffer === undefined) return [];
+  const { symbols } = library;
+  const count = source === "own"
+    ? symbols.mod_alloc_sites_snapshot_own()
+    : source === "sinceBaseline"
+    ? symbols.mod_alloc_sites_snapshot_since_baseline()
+    : symbols.mod_alloc_sites_snapshot_all();
+  const frames = readSummary(library).frames;
+  const recordBytes = 8 + SITE_FIELDS.length * 8 + frames * 8;
   const sites: RawSite[] = [];
-  for (let index = 0; index < buckets; index++) {
-    const count = library.symbols.mod_alloc_site_read(index, stats, frames);
-    if (count < 0) continue;
-    const values = record(SITE_FIELDS, stats);
-    if (values.alloc_count === 0 && values.current_blocks === 0 && values.freed_count === 0) continue;
-    sites.push({ index, values, frames: Array.from(frames.subarray(0, count)) });
+  for (let i = 0; i < count; i++) {
+    const base = i * recordBytes;
+    const index = buffer.getUint32(base, true);
+    const frameCount = buffer.getUint32(base + 4, true);
+    const values = Object.fromEntries(
+      SITE_FIELDS.map((name, field) => [name, buffer.getFloat64(base + 8 + field * 8, true)]),
+    ) as RawSite["values"];
+    const frameBase = base + 8 + SITE_FIELDS.length * 8;
+    const addresses = Array.from({ length: frameCount }, (_, f) => buffer.getBigUint64(frameBase + f * 8, true));
+    sites.push({ index, values, frames: addresses });
   }
   return sites;
+}
+
+/**
+ * The calling thread's own lane, or undefined when it shares one with
+ * other threads (its share of a site cannot be told apart then).
+ */
+export function currentLane(library: NativeLibrary): number | undefined {
+  const lane = library.symbols.mod_alloc_current_lane();
+  return lane === 0 ? undefined : lane;
 }

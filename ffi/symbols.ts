@@ -30,7 +30,15 @@ export const symbols = {
   mod_alloc_env_settings: { parameters: ["buffer"], result: "void" },
   mod_alloc_sites_summary: { parameters: ["buffer"], result: "void" },
   mod_alloc_site_stats_count: { parameters: [], result: "u32" },
-  mod_alloc_site_read: { parameters: ["u32", "buffer", "buffer"], result: "i32" },
+  mod_alloc_site_read: { parameters: ["u32", "u32", "buffer", "buffer"], result: "i32" },
+  mod_alloc_current_lane: { parameters: [], result: "u32" },
+  mod_alloc_sites_buffer: { parameters: [], result: "pointer" },
+  mod_alloc_sites_buffer_bytes: { parameters: [], result: "f64" },
+  mod_alloc_sites_snapshot_all: { parameters: [], result: "u32" },
+  mod_alloc_sites_snapshot_own: { parameters: [], result: "u32" },
+  mod_alloc_sites_baseline_all: { parameters: [], result: "i32" },
+  mod_alloc_sites_baseline_own: { parameters: [], result: "i32" },
+  mod_alloc_sites_snapshot_since_baseline: { parameters: [], result: "u32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The bound library. */

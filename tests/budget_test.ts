@@ -1,0 +1,102 @@
+// Allocation budgets and leak checks: passing cases here, failing cases in
+// a child `deno test` whose failure messages are checked.
+import assert from "node:assert/strict";
+import { AllocationBudgetError, assertAllocations, assertNoLeaks, OptionError } from "../mod.ts";
+import { loadFixture } from "./support/fixture.ts";
+import { supportScript } from "./support/child.ts";
+
+Deno.test("a function within its budget passes and its result comes back", () => {
+  const fixture = loadFixture();
+  // V8 may compile or optimise code during any run: the budget leaves
+  // room for that, and 10 runs average it out.
+  const result = assertAllocations(() => {
+    fixture.fixture_free(fixture.fixture_malloc(1000n));
+    return 42;
+  }, { maxCount: 20, maxBytes: 16 * 1024, maxPeakBytes: 64 * 1024, runs: 10 });
+  assert.equal(result, 42);
+});
+
+Deno.test({
+  name: "an async function within its budget passes under the op and resource sanitizers",
+  sanitizeOps: true,
+  sanitizeResources: true,
+  async fn() {
+    const value = await assertAllocations(async () => {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      return "done";
+    }, { maxBytes: 1 << 20 });
+    assert.equal(value, "done");
+    await assertNoLeaks(async () => {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }, { toleranceBytes: 64 * 1024 });
+  },
+});
+
+Deno.test("a function that frees what it allocates has no leak", async () => {
+  const fixture = loadFixture();
+  await assertNoLeaks(() => fixture.fixture_alloc_a(100n, 512n));
+});
+
+Deno.test("the error of a budget carries the measured stats", () => {
+  const fixture = loadFixture();
+  assert.throws(
+    () => assertAllocations(() => fixture.fixture_alloc_a(20n, 64n), { maxCount: 5 }),
+    (error: unknown) => {
+      assert.ok(error instanceof AllocationBudgetError);
+      assert.ok(error.stats.allocCount >= 20);
+      return true;
+    },
+  );
+});
+
+Deno.test("bad budget values are rejected", () => {
+  assert.throws(() => assertAllocations(() => 0, { maxBytes: -1 }), OptionError);
+  // @ts-expect-error: a wrong type on purpose
+  assert.throws(() => assertAllocations(() => 0, { maxCount: "10" }), /maxCount must be a number >= 0/);
+});
+
+async function runFailures(env: Record<string, string>): Promise<{ code: number; output: string }> {
+  const result = await new Deno.Command(Deno.execPath(), {
+    args: ["test", "-A", "--no-lock", supportScript("budget_failures.ts")],
+    env: { NO_COLOR: "1", ...env },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decoder = new TextDecoder();
+  return { code: result.code, output: decoder.decode(result.stdout) + decoder.decode(result.stderr) };
+}
+
+/** The number a message states for `label`, e.g. "totalBytes 40123 (...) > maxBytes 1000". */
+function stated(output: string, pattern: RegExp): number {
+  const match = pattern.exec(output);
+  assert.ok(match !== null, `no match for ${pattern} in:\n${output}`);
+  return Number(match[1]);
+}
+
+Deno.test("failing budgets and a leak fail with messages that state measured values and limits", async () => {
+  const { code, output } = await runFailures({});
+  assert.equal(code, 1);
+  assert.match(output, /FAILED \| 0 passed \| 4 failed/);
+  // Each stated value is at least what the fixture allocated (V8 may add a
+  // little of its own on the calling thread).
+  assert.ok(
+    stated(
+      output,
+      /Allocation budget exceeded \(thread: current\): totalBytes (\d+) \([\d.]+ KiB\) > maxBytes 1000\./,
+    ) >= 40_000,
+  );
+  assert.ok(stated(output, /allocCount (\d+) > maxCount 10\./) >= 50);
+  assert.ok(stated(output, /scopePeakBytes (\d+) \([\d.]+ KiB\) > maxPeakBytes 50000\./) >= 100_000);
+  assert.ok(
+    stated(output, /Leak: (\d+) bytes \([\d.]+ KiB\) of native memory allocated by the function are still live/) >=
+      200_000,
+  );
+  assert.match(output, /tolerance 4096 B; after 3 settle rounds/);
+  assert.match(output, /set MOD_ALLOC_BACKTRACES=1 to see the call sites responsible/);
+});
+
+Deno.test("with call sites on, a failure names the call sites responsible", async () => {
+  const { output } = await runFailures({ WITH_SITES: "1" });
+  assert.match(output, /Top call sites in the scope:\n\s+39\.1 KiB in 4 allocations: fixture_alloc_b .*fixture\.c:\d+/);
+  assert.match(output, /Top call sites in the scope:\n\s+195\.3 KiB in 1 allocations: fixture_malloc .*fixture\.c:\d+/);
+});
