@@ -255,7 +255,8 @@ async function settle(): Promise<void> {
  * What counts as a leak: native bytes live after `fn` that were not live
  * before it, beyond `toleranceBytes`, after up to `settleRounds` rounds in
  * which pending timers, promise jobs and finalizers run (and `gc()` when
- * deno runs with `--v8-flags=--expose-gc`). With `thread: "current"` the
+ * deno runs with `--v8-flags=--expose-gc`: without it, the native backing
+ * store of a typed array that is garbage but not yet collected is live). With `thread: "current"` the
  * growth is the smaller of the calling thread's and the whole process's,
  * so memory freed by V8's background threads does not look leaked, and
  * other threads' allocations do not either. Memory a JS object still holds
@@ -303,6 +304,10 @@ export async function assertNoLeaks(fn: () => unknown, options: LeakCheckOptions
   }
   const leaked = growth(before, after, thread);
   if (leaked > tolerance) {
+    const gcHint = typeof (globalThis as { gc?: unknown }).gc === "function"
+      ? ""
+      : " Garbage could not be collected before judging: run deno with --v8-flags=--expose-gc, or the backing " +
+        "stores of unreachable typed arrays count as live.";
     const sites = topSites(profiler).filter((site) => site.currentBytes > 0);
     throw new AllocationBudgetError(
       `Leak: ${leaked} bytes (${formatBytes(leaked)}) of native memory allocated by the function are still live ` +
@@ -310,7 +315,7 @@ export async function assertNoLeaks(fn: () => unknown, options: LeakCheckOptions
           after.all - before.all
         } B; ` +
         `tolerance ${tolerance} B; after ${rounds} settle rounds). The function made ${stats.allocCount} allocations.` +
-        describeSites(sites),
+        gcHint + describeSites(sites),
       stats,
       sites,
     );
