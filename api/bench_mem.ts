@@ -134,7 +134,7 @@ function report(): void {
  * table (and written as JSON to `MOD_ALLOC_BENCH_JSON` when it is set).
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { benchAllocations } from "../mod.ts";
  *
  * benchAllocations("encode 100 chars", () => new TextEncoder().encode("x".repeat(100)));
