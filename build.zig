@@ -47,6 +47,12 @@ pub fn build(b: *std.Build) void {
     const sites_exe = b.addExecutable(.{ .name = "sites_main", .root_module = sites_module });
     b.getInstallStep().dependOn(&b.addInstallArtifact(sites_exe, .{ .dest_dir = .{ .override = .{ .custom = "bin/test" } } }).step);
 
+    // The DHAT cross-check workload: a plain program, no link to the library.
+    const workload_module = b.createModule(.{ .target = target, .optimize = .debug, .link_libc = true, .omit_frame_pointer = false });
+    workload_module.addCSourceFile(.{ .file = b.path("tests/fixture/dhat_workload.c"), .flags = &.{ "-std=gnu11", "-O1", "-g", "-fno-omit-frame-pointer", "-fno-optimize-sibling-calls", "-fno-builtin" } });
+    const workload = b.addExecutable(.{ .name = "dhat_workload", .root_module = workload_module });
+    b.getInstallStep().dependOn(&b.addInstallArtifact(workload, .{ .dest_dir = .{ .override = .{ .custom = "bin/test" } } }).step);
+
     const unit_module = b.createModule(.{
         .imports = &.{.{ .name = "build_options", .module = coreOptions(b, 0) }},
         .root_source_file = b.path("core/unit_tests.zig"),

@@ -23,6 +23,7 @@ export type { AllocStats, ScopeStats, ThreadScope } from "./api/alloc_stats.ts";
 export { type InstallMode, type InstallOptions, ModAlloc, type SnapshotOptions } from "./api/mod_alloc.ts";
 export type { CallSite, CallSiteOrder, CallSitesOptions, CallSiteTable, Frame } from "./api/call_sites.ts";
 export { formatBytes } from "./api/report.ts";
+export { adHocEvent, type HeapStats, heapStats, writeAdHocDhat } from "./api/dhat_rs.ts";
 export {
   type AllocationBudget,
   AllocationBudgetError,
@@ -45,6 +46,7 @@ export {
   LibraryNotFoundError,
   ModAllocError,
   OptionError,
+  ReportError,
   StateError,
   UnsupportedPlatformError,
 } from "./api/errors.ts";

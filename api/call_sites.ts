@@ -96,6 +96,11 @@ export function callSitesOptions(options: CallSitesOptions): Required<CallSitesO
   return { sortBy, limit };
 }
 
+/** The deno executable: its own frames are runtime, not a place to look. */
+export function defaultRuntime(): Set<string> {
+  return new Set([Deno.execPath()]);
+}
+
 /** Modules whose frames are plumbing rather than a place to look. */
 function isRuntimeFrame(frame: Frame, runtimeModules: Set<string>): boolean {
   const module = frame.module ?? "";
@@ -122,7 +127,8 @@ function isRuntimeScript(frame: Frame): boolean {
   return /^(ext|node):/.test(frame.file ?? "");
 }
 
-function labelOf(frames: Frame[], overflow: boolean, runtimeModules: Set<string>): string {
+/** The label of a site: see `CallSite.label`. */
+export function labelOf(frames: Frame[], overflow: boolean, runtimeModules: Set<string> = defaultRuntime()): string {
   if (overflow) return "[overflow: sites that did not fit the table]";
   // The first JS frame of the user's code (else of the runtime); an
   // anonymous function is named after the first named caller.
@@ -149,7 +155,7 @@ export function buildCallSites(
 ): CallSite[] {
   const owned = symbolizer === undefined;
   const resolver = symbolizer ?? new Symbolizer();
-  const runtimeModules = new Set([Deno.execPath()]);
+  const runtimeModules = defaultRuntime();
   const cache = new Map<bigint, Frame>();
   const frameOf = (address: bigint) => {
     let frame = cache.get(address);

@@ -30,3 +30,6 @@ export class StateError extends ModAllocError {}
 
 /** An option had an invalid value. */
 export class OptionError extends ModAllocError {}
+
+/** A report file could not be written. */
+export class ReportError extends ModAllocError {}

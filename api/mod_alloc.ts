@@ -19,7 +19,8 @@ import {
   type CallSiteTable,
   siteTable,
 } from "./call_sites.ts";
-import { InstallError } from "./errors.ts";
+import { finishDhatFile } from "./dhat.ts";
+import { InstallError, ReportError } from "./errors.ts";
 import { type InstallOptions, installSettings, threadScope } from "./options.ts";
 import { formatCallSiteTable } from "./report.ts";
 
@@ -228,6 +229,40 @@ export class ModAlloc {
     return formatCallSiteTable(this.callSiteTable({ limit: 10, ...options }));
   }
 
+  /**
+   * Writes a DHAT file (heap mode, dhatFileVersion 2) that valgrind's
+   * `dh_view.html` loads: every call site with its totals, lifetimes, and
+   * bytes at the global peak and now, frames named as in
+   * {@linkcode ModAlloc.callSites}. Without call sites, one program point
+   * holds everything. The file appears whole or not at all; a path that
+   * cannot be written throws {@linkcode ReportError}.
+   *
+   * @example
+   * ```ts
+   * import { ModAlloc } from "../mod.ts";
+   *
+   * const path = Deno.makeTempFileSync({ suffix: ".json" });
+   * ModAlloc.install({ backtraces: true }).writeDhat(path);
+   * console.log(JSON.parse(Deno.readTextFileSync(path)).dhatFileVersion); // 2
+   * ```
+   */
+  writeDhat(path: string): void {
+    const raw = `${path}.raw-${Deno.pid}`;
+    const status = this.#library.symbols.mod_alloc_write_dhat(new TextEncoder().encode(`${raw}\0`));
+    if (status !== 0) throw new ReportError(`Cannot write the DHAT file ${path}: ${errnoText(-status)}.`);
+    try {
+      finishDhatFile(raw, path);
+    } catch (error) {
+      throw new ReportError(`Cannot write the DHAT file ${path}: ${(error as Error).message}`, { cause: error });
+    } finally {
+      try {
+        Deno.removeSync(raw);
+      } catch {
+        // already gone
+      }
+    }
+  }
+
   /** Bytes of memory the profiler itself holds (tables, records). */
   get memoryBytes(): number {
     return this.#library.symbols.mod_alloc_memory_bytes();
@@ -237,4 +272,22 @@ export class ModAlloc {
   get patchedSlots(): number {
     return this.#library.symbols.mod_alloc_patched_slots();
   }
+}
+
+const ERRNO_TEXT: Record<number, string> = {
+  2: "its directory does not exist",
+  13: "permission denied",
+  17: "it exists and cannot be replaced",
+  20: "a part of the path is not a directory",
+  21: "it is a directory",
+  28: "no space left on the device",
+  30: "the file system is read-only",
+  36: "the path is too long",
+  12: "out of memory",
+  5: "an I/O error occurred",
+};
+
+/** A system error number as words a user can act on. */
+export function errnoText(errno: number): string {
+  return ERRNO_TEXT[errno] ?? `system error ${errno}`;
 }

@@ -15,6 +15,7 @@ const site_table = @import("site_table.zig");
 const backtrace = @import("backtrace.zig");
 const SpinLock = @import("SpinLock.zig");
 const site_snapshot = @import("site_snapshot.zig");
+const dhat_writer = @import("dhat_writer.zig");
 
 comptime {
     _ = hooks;
@@ -56,6 +57,11 @@ fn forkChild() callconv(.c) void {
 /// replaced by the defaults). Under preload they take effect at once; at
 /// run time they are the defaults of `ModAlloc.install()`'s options.
 var env_backtraces: bool = false;
+/// MOD_ALLOC_OUT: where to write a DHAT file at exit (under preload), and
+/// the pid that read it (a forked child does not write its parent's file).
+var env_out: ?[*:0]const u8 = null;
+var env_out_pid: i32 = 0;
+extern fn getenv(name: [*:0]const u8) callconv(.c) ?[*:0]const u8;
 var env_frames: u32 = options.frames_default;
 var env_buckets: u32 = options.buckets_default;
 
@@ -67,6 +73,27 @@ fn constructor() callconv(.c) void {
     env_frames = options.envInteger("MOD_ALLOC_FRAMES", 1, options.frames_max, options.frames_default);
     env_buckets = options.envInteger("MOD_ALLOC_BUCKETS", options.buckets_min, options.buckets_max, options.buckets_default);
     if (preloaded and env_backtraces) _ = configure(true, env_frames, env_buckets);
+    if (preloaded) {
+        if (getenv("MOD_ALLOC_OUT")) |path| {
+            if (path[0] != 0) {
+                env_out = path;
+                env_out_pid = std.os.linux.getpid();
+            }
+        }
+    }
+}
+
+/// At exit: the DHAT file MOD_ALLOC_OUT asked for.
+fn destructor() callconv(.c) void {
+    const path = env_out orelse return;
+    if (std.os.linux.getpid() != env_out_pid) return;
+    const status = dhat_writer.write(path);
+    if (status != 0) options.warn(&.{ "mod-alloc: could not write the DHAT file MOD_ALLOC_OUT=", std.mem.span(path), " (check that its directory exists and is writable)" });
+}
+
+const fini_entry: Init = &destructor;
+comptime {
+    @export(&fini_entry, .{ .name = "mod_alloc_fini_entry", .section = ".fini_array", .visibility = .hidden });
 }
 
 var configure_lock: SpinLock = .{};
@@ -270,6 +297,12 @@ export fn mod_alloc_sites_snapshot_since_baseline() u32 {
 /// cannot be told apart).
 export fn mod_alloc_current_lane() u32 {
     return site_table.Writer.forSlot(counters.ownSlotIndex()).lane;
+}
+
+/// Writes the DHAT file now ("%p" in `path` becomes the pid); 0 or a
+/// negative errno.
+export fn mod_alloc_write_dhat(path: [*:0]const u8) i32 {
+    return dhat_writer.write(path);
 }
 
 export fn mod_alloc_patched_slots() u32 {

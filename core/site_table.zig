@@ -25,6 +25,7 @@ const std = @import("std");
 const linux = std.os.linux;
 const options = @import("options.zig");
 const counters = @import("counters.zig");
+const event_clock = @import("event_clock.zig");
 
 /// Copies of each site's statistics (see above): 7 threads with a lane of
 /// their own covers Deno's main thread and its busiest helpers.
@@ -144,6 +145,21 @@ var global_peak: std.atomic.Value(i64) = .init(0);
 var global_peak_blocks: std.atomic.Value(i64) = .init(0);
 var global_blocks: std.atomic.Value(i64) = .init(0);
 var peak_epoch: std.atomic.Value(u64) = .init(1);
+/// The event-clock time of the latest global peak (DHAT's t-gmax).
+var peak_time: std.atomic.Value(u64) = .init(0);
+
+pub fn peakTime() u64 {
+    return peak_time.load(.monotonic);
+}
+
+/// Live bytes/blocks of the whole process at the global peak and now.
+pub fn globalPeak() [2]i64 {
+    return .{ global_peak.load(.monotonic), global_peak_blocks.load(.monotonic) };
+}
+
+pub fn globalCurrent() [2]i64 {
+    return .{ global_current.load(.monotonic) + pendingSum(.bytes), global_blocks.load(.monotonic) + pendingSum(.blocks) };
+}
 
 pub fn enabled() bool {
     return @atomicLoad(?[*]u8, &table, .acquire) != null;
@@ -297,6 +313,7 @@ fn changeGlobal(stats: *Stats, writer: Writer, bytes: i64, blocks: i64) void {
     const previous = global_peak.fetchMax(current, .monotonic);
     if (current <= previous) return;
     global_peak_blocks.store(live, .monotonic);
+    peak_time.store(event_clock.elapsed(), .monotonic);
     const epoch = peak_epoch.fetchAdd(1, .acq_rel) + 1;
     stats.gmax_bytes.store(stats.current_bytes.load(.monotonic), .monotonic);
     stats.gmax_blocks.store(stats.current_blocks.load(.monotonic), .monotonic);

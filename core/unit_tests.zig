@@ -12,4 +12,5 @@ test {
     _ = @import("stack_walk.zig");
     _ = @import("options.zig");
     _ = @import("event_clock.zig");
+    _ = @import("dhat_writer.zig");
 }

@@ -26,6 +26,7 @@ export const symbols = {
   mod_alloc_reset: { parameters: [], result: "void" },
   mod_alloc_memory_bytes: { parameters: [], result: "f64" },
   mod_alloc_patched_slots: { parameters: [], result: "u32" },
+  mod_alloc_write_dhat: { parameters: ["buffer"], result: "i32" },
   mod_alloc_configure: { parameters: ["u32", "u32", "u32"], result: "i32" },
   mod_alloc_env_settings: { parameters: ["buffer"], result: "void" },
   mod_alloc_sites_summary: { parameters: ["buffer"], result: "void" },

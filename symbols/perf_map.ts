@@ -88,10 +88,11 @@ export class PerfMap {
  * (top-level code) -> a JS frame; builtins, stubs and bytecode handlers
  * stay native. The character after the colon is V8's tier (~ interpreted,
  * ^ baseline, + Maglev, * TurboFan), with an `o` before it for code
- * entered on-stack (OSR).
+ * entered on-stack (OSR) and a `'` after it for code specialised to its
+ * context.
  */
 export function parseJitName(name: string): JitFrame {
-  const js = /^(JS|Script):(?:o?[~*^+-])?(.*?)(?: ?(\S+?):(\d+):(\d+))?$/.exec(name);
+  const js = /^(JS|Script):(?:o?[~*^+-]'?)?(.*?)(?: ?(\S+?):(\d+):(\d+))?$/.exec(name);
   if (js === null) return { kind: "native", symbol: name };
   const [, type, fn, file, line, column] = js;
   return {

@@ -11,6 +11,8 @@ import { demangle } from "./demangle.ts";
 import { lookupLine, parseLineTables, type SourceLocation } from "./dwarf_line.ts";
 import { ElfFile } from "./elf.ts";
 import { findMapping, type Mapping, readMaps } from "./proc_maps.ts";
+
+export type { Mapping };
 import { parseJitName, PerfMap } from "./perf_map.ts";
 
 /** One frame of a call site. */
@@ -38,15 +40,23 @@ interface ModuleInfo {
   lines?: ReturnType<typeof parseLineTables>;
 }
 
+/** Where a symbolizer finds the process's memory layout. */
+export interface SymbolizerSource {
+  /** The process's mappings (default: read from /proc now). */
+  maps?: Mapping[];
+  /** Its V8 perf map (default: `/tmp/perf-<pid>.map`). */
+  perfMap?: PerfMap;
+}
+
 /** Symbolizes addresses of one process (default: this one). */
 export class Symbolizer {
   readonly #maps: Mapping[];
   readonly #perfMap: PerfMap;
   readonly #modules = new Map<string, ModuleInfo>();
 
-  constructor(pid: number = Deno.pid) {
-    this.#maps = readMaps(pid === Deno.pid ? "self" : pid);
-    this.#perfMap = PerfMap.forProcess(pid);
+  constructor(pid: number = Deno.pid, source: SymbolizerSource = {}) {
+    this.#maps = source.maps ?? readMaps(pid === Deno.pid ? "self" : pid);
+    this.#perfMap = source.perfMap ?? PerfMap.forProcess(pid);
   }
 
   /** True when V8 wrote a perf map for the process. */

@@ -43,6 +43,7 @@ Deno.test("perf-map names become JS frames with file, line and column", () => {
   assert.equal(parseJitName("Script:~ file:///tmp/t.js:1:1").symbol, "(top level)");
   assert.equal(parseJitName("JS:o+buildIndex file:///tmp/t.js:14:20").symbol, "buildIndex");
   assert.equal(parseJitName("JS:*oops file:///tmp/t.js:2:1").symbol, "oops");
+  assert.equal(parseJitName("JS:+' file:///tmp/t.js:16:6").symbol, "(anonymous)");
   assert.deepEqual(parseJitName("Builtin:ArrayPrototypePush"), {
     kind: "native",
     symbol: "Builtin:ArrayPrototypePush",

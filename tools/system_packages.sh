@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests and benchmarks use, when missing
 # and when we may (root with apt-get): qemu-user and the aarch64 glibc for
-# the cross-architecture tests, valgrind and heaptrack for the comparisons.
+# the cross-architecture tests, valgrind (which ships DHAT's dh_view.html)
+# and heaptrack for the comparisons, chromium for the viewer and
+# flame-graph tests.
 # Best effort: a package that cannot be installed leaves its tests to say
 # so, never to pass silently.
 set -uo pipefail
@@ -11,6 +13,7 @@ command -v qemu-aarch64 >/dev/null || need+=(qemu-user)
 [ -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ] || need+=(libc6-arm64-cross)
 command -v valgrind >/dev/null || need+=(valgrind)
 command -v heaptrack >/dev/null || need+=(heaptrack)
+command -v chromium >/dev/null || need+=(chromium)
 [ ${#need[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then

@@ -1,0 +1,294 @@
+//! Writes the site table as a DHAT file (dhatFileVersion 2, heap mode), the
+//! format valgrind's `dh_view.html` reads. Frames are written as raw
+//! addresses with the process's /proc/self/maps embedded (`modAlloc.maps`),
+//! so the TypeScript side (`report/dhat.ts`) can name them later, with ELF,
+//! DWARF and V8's perf map, outside the profiled process if need be.
+//!
+//! Safe at exit and inside a hooked process: no allocation (memory comes
+//! from mmap), raw system calls only, and the file appears whole or not at
+//! all (written to `<path>.tmp-<pid>`, then renamed).
+
+const std = @import("std");
+const linux = std.os.linux;
+const abi = @import("abi.zig");
+const counters = @import("counters.zig");
+const event_clock = @import("event_clock.zig");
+const site_table = @import("site_table.zig");
+
+/// A "short-lived" block lives at most this many allocation events (the
+/// viewer's `tuth`); DHAT's own threshold is 500 instructions.
+const short_lived_allocs = 100;
+
+const Output = struct {
+    fd: linux.fd_t,
+    buffer: [16384]u8 = undefined,
+    used: usize = 0,
+    failed: bool = false,
+
+    fn flush(out: *Output) void {
+        var done: usize = 0;
+        while (done < out.used and !out.failed) {
+            const result = linux.write(out.fd, out.buffer[done..out.used].ptr, out.used - done);
+            if (linux.errno(result) != .SUCCESS) {
+                if (linux.errno(result) == .INTR) continue;
+                out.failed = true;
+                break;
+            }
+            done += result;
+        }
+        out.used = 0;
+    }
+
+    fn text(out: *Output, bytes: []const u8) void {
+        for (bytes) |byte| {
+            if (out.used == out.buffer.len) out.flush();
+            out.buffer[out.used] = byte;
+            out.used += 1;
+        }
+    }
+
+    fn print(out: *Output, comptime format: []const u8, args: anytype) void {
+        var scratch: [96]u8 = undefined;
+        const formatted = std.fmt.bufPrint(&scratch, format, args) catch {
+            out.failed = true;
+            return;
+        };
+        out.text(formatted);
+    }
+
+    /// A JSON string's contents: quotes, backslashes and control bytes
+    /// escaped; other bytes as they are.
+    fn escaped(out: *Output, bytes: []const u8) void {
+        for (bytes) |byte| {
+            switch (byte) {
+                '"' => out.text("\\\""),
+                '\\' => out.text("\\\\"),
+                '\n' => out.text("\\n"),
+                0...9, 11...0x1f, 0x7f => out.print("\\u{x:0>4}", .{byte}),
+                else => out.text(&.{byte}),
+            }
+        }
+    }
+};
+
+/// Streams a file into the output as JSON string contents (at most
+/// `limit` bytes).
+fn escapedFile(out: *Output, path: [*:0]const u8, limit: usize) void {
+    const fd_raw = linux.open(path, .{ .ACCMODE = .RDONLY, .CLOEXEC = true }, 0);
+    if (linux.errno(fd_raw) != .SUCCESS) return;
+    const fd: linux.fd_t = @intCast(fd_raw);
+    defer _ = linux.close(fd);
+    var chunk: [4096]u8 = undefined;
+    var total: usize = 0;
+    while (total < limit) {
+        const got = linux.read(fd, &chunk, chunk.len);
+        if (linux.errno(got) != .SUCCESS or got == 0) break;
+        // /proc/self/cmdline separates arguments with NUL bytes.
+        for (chunk[0..got]) |*byte| if (byte.* == 0) {
+            byte.* = ' ';
+        };
+        out.escaped(chunk[0..@min(got, limit - total)]);
+        total += got;
+    }
+}
+
+/// Frame address -> index in `ftbl`, in an open-addressing table mapped
+/// for one write.
+const FrameIndex = struct {
+    keys: [*]u64,
+    values: [*]u32,
+    capacity: usize,
+    count: u32 = 1, // ftbl[0] is "[root]"
+    bytes: usize,
+
+    fn init(frames_max: usize) ?FrameIndex {
+        var capacity: usize = 1024;
+        while (capacity < frames_max * 2) capacity *= 2;
+        const bytes = capacity * (@sizeOf(u64) + @sizeOf(u32));
+        const result = linux.mmap(null, bytes, .{ .READ = true, .WRITE = true }, .{ .TYPE = .PRIVATE, .ANONYMOUS = true }, -1, 0);
+        if (linux.errno(result) != .SUCCESS) return null;
+        const base: [*]u8 = @ptrFromInt(result);
+        return .{ .keys = @ptrCast(@alignCast(base)), .values = @ptrCast(@alignCast(base + capacity * 8)), .capacity = capacity, .bytes = bytes };
+    }
+
+    fn deinit(index: *FrameIndex) void {
+        _ = linux.munmap(@ptrCast(index.keys), index.bytes);
+    }
+
+    /// The ftbl index of `address` (0 is never an address: it is taken by
+    /// the overflow row's pseudo-frame, stored as key 1).
+    fn get(index: *FrameIndex, address: u64) u32 {
+        const key = if (address == 0) 1 else address;
+        var slot = (key *% 0x9E3779B97F4A7C15) >> 40 & (index.capacity - 1);
+        while (true) : (slot = (slot + 1) & (index.capacity - 1)) {
+            if (index.keys[slot] == key) return index.values[slot];
+            if (index.keys[slot] == 0) {
+                index.keys[slot] = key;
+                index.values[slot] = index.count;
+                index.count += 1;
+                return index.values[slot];
+            }
+        }
+    }
+};
+
+const Totals = struct { events: f64, bytes: f64, peak_bytes: f64, peak_blocks: f64, end_bytes: f64, end_blocks: f64 };
+
+fn writeHeader(out: *Output, totals: Totals, sites_on: bool) void {
+    out.text("{\"dhatFileVersion\":2,\"mode\":\"heap\",\"verb\":\"Allocated\",\"bklt\":true,\"bkacc\":false,");
+    out.print("\"tu\":\"allocs\",\"Mtu\":\"Mallocs\",\"tuth\":{d},\"cmd\":\"", .{short_lived_allocs});
+    escapedFile(out, "/proc/self/cmdline", 4096);
+    out.print("\",\"pid\":{d},\"te\":{d},\"tg\":{d},", .{ linux.getpid(), event_clock.elapsed(), site_table.peakTime() });
+    out.print("\"modAlloc\":{{\"format\":1,\"callSites\":{},", .{sites_on});
+    out.print("\"totalBlocks\":{d},\"totalBytes\":{d},", .{ totals.events, totals.bytes });
+    out.print("\"peakBytes\":{d},\"peakBlocks\":{d},", .{ totals.peak_bytes, totals.peak_blocks });
+    out.print("\"endBytes\":{d},\"endBlocks\":{d},\"maps\":\"", .{ totals.end_bytes, totals.end_blocks });
+    escapedFile(out, "/proc/self/maps", 16 << 20);
+    out.text("\"},\"pps\":[");
+}
+
+fn writeSites(out: *Output, frames: *FrameIndex) void {
+    var stats: [site_table.stats_values]f64 = undefined;
+    var addresses: [64]u64 = undefined;
+    var first = true;
+    for (0..site_table.bucketsCount()) |index| {
+        const count = site_table.read(@intCast(index), null, &stats, &addresses);
+        if (count < 0 or stats[0] == 0) continue;
+        out.text(if (first) "{" else ",{");
+        first = false;
+        out.print("\"tb\":{d},\"tbk\":{d},\"tl\":{d},", .{ stats[1], stats[0], stats[8] });
+        out.print("\"mb\":{d},\"mbk\":{d},\"gb\":{d},\"gbk\":{d},", .{ stats[4], stats[5], stats[9], stats[10] });
+        out.print("\"eb\":{d},\"ebk\":{d},\"fs\":[", .{ stats[2], stats[3] });
+        if (index == site_table.overflow_site) {
+            out.print("{d}", .{frames.get(0)});
+        } else for (addresses[0..@intCast(count)], 0..) |address, i| {
+            out.print("{s}{d}", .{ if (i == 0) "" else ",", frames.get(address) });
+        }
+        out.text("]}");
+    }
+}
+
+/// Without call sites: every allocation in one program point.
+fn writeTotalsOnly(out: *Output, totals: Totals) void {
+    out.print("{{\"tb\":{d},\"tbk\":{d},\"tl\":0,", .{ totals.bytes, totals.events });
+    out.print("\"mb\":{d},\"mbk\":{d},\"gb\":{d},\"gbk\":{d},", .{ totals.peak_bytes, totals.peak_blocks, totals.peak_bytes, totals.peak_blocks });
+    out.print("\"eb\":{d},\"ebk\":{d},\"fs\":[1]}}", .{ totals.end_bytes, totals.end_blocks });
+}
+
+/// ftbl: "[root]", then each frame as "0x<address>" in index order (the
+/// overflow row's pseudo-frame as a sentence).
+fn writeFrameTable(out: *Output, frames: *FrameIndex, sites_on: bool) void {
+    out.text("],\"ftbl\":[\"[root]\"");
+    if (!sites_on) {
+        out.text(",\"[all allocations: call sites were off; set MOD_ALLOC_BACKTRACES=1]\"]}\n");
+        return;
+    }
+    var next: u32 = 1;
+    while (next < frames.count) : (next += 1) {
+        for (0..frames.capacity) |slot| {
+            if (frames.keys[slot] == 0 or frames.values[slot] != next) continue;
+            if (frames.keys[slot] == 1) {
+                out.text(",\"[mod-alloc overflow row: sites that did not fit the table; raise MOD_ALLOC_BUCKETS]\"");
+            } else {
+                out.print(",\"0x{x}\"", .{frames.keys[slot]});
+            }
+            break;
+        }
+    }
+    out.text("]}\n");
+}
+
+fn totalsNow() Totals {
+    var stats: [abi.stats_fields_count]f64 = undefined;
+    counters.snapshot(.all, &stats);
+    const field = struct {
+        fn get(values: *const [abi.stats_fields_count]f64, name: abi.StatsField) f64 {
+            return values[@intFromEnum(name)];
+        }
+    }.get;
+    if (site_table.enabled()) {
+        const peak = site_table.globalPeak();
+        const now = site_table.globalCurrent();
+        var sums: [2]f64 = undefined;
+        site_table.totals(&sums);
+        return .{
+            .events = sums[0],
+            .bytes = sums[1],
+            .peak_bytes = @floatFromInt(peak[0]),
+            .peak_blocks = @floatFromInt(peak[1]),
+            .end_bytes = @floatFromInt(now[0]),
+            .end_blocks = @floatFromInt(now[1]),
+        };
+    }
+    return .{
+        .events = field(&stats, .alloc_count),
+        .bytes = field(&stats, .total_bytes),
+        .peak_bytes = field(&stats, .peak_bytes),
+        .peak_blocks = field(&stats, .peak_live_count),
+        .end_bytes = field(&stats, .current_bytes),
+        .end_blocks = field(&stats, .live_count),
+    };
+}
+
+/// Writes the report to `path` ("%p" becomes the pid). 0 on success, else
+/// a negative errno; nothing is left at `path` or beside it on failure.
+pub fn write(path_template: [*:0]const u8) i32 {
+    var path: [4096]u8 = undefined;
+    var temporary: [4200]u8 = undefined;
+    const final = expandPath(std.mem.span(path_template), &path) orelse return -@as(i32, @intFromEnum(linux.E.NAMETOOLONG));
+    const staging = std.fmt.bufPrintSentinel(&temporary, "{s}.tmp-{d}", .{ final, linux.getpid() }, 0) catch
+        return -@as(i32, @intFromEnum(linux.E.NAMETOOLONG));
+    const fd_raw = linux.open(staging.ptr, .{ .ACCMODE = .WRONLY, .CREAT = true, .TRUNC = true, .CLOEXEC = true }, 0o644);
+    if (linux.errno(fd_raw) != .SUCCESS) return -@as(i32, @intFromEnum(linux.errno(fd_raw)));
+    var out: Output = .{ .fd = @intCast(fd_raw) };
+    const sites_on = site_table.enabled();
+    var frames = FrameIndex.init(@as(usize, site_table.bucketsCount()) * site_table.framesMax() + 2) orelse {
+        _ = linux.close(out.fd);
+        _ = linux.unlink(staging.ptr);
+        return -@as(i32, @intFromEnum(linux.E.NOMEM));
+    };
+    defer frames.deinit();
+    const totals = totalsNow();
+    writeHeader(&out, totals, sites_on);
+    if (sites_on) writeSites(&out, &frames) else writeTotalsOnly(&out, totals);
+    writeFrameTable(&out, &frames, sites_on);
+    out.flush();
+    const closed = linux.close(out.fd);
+    if (out.failed or linux.errno(closed) != .SUCCESS) {
+        _ = linux.unlink(staging.ptr);
+        return -@as(i32, @intFromEnum(linux.E.IO));
+    }
+    const renamed = linux.rename(staging.ptr, final.ptr);
+    if (linux.errno(renamed) != .SUCCESS) {
+        _ = linux.unlink(staging.ptr);
+        return -@as(i32, @intFromEnum(linux.errno(renamed)));
+    }
+    return 0;
+}
+
+/// Replaces each "%p" with the pid; null when it does not fit.
+fn expandPath(template: []const u8, out: *[4096]u8) ?[:0]const u8 {
+    var used: usize = 0;
+    var i: usize = 0;
+    while (i < template.len) : (i += 1) {
+        if (template[i] == '%' and i + 1 < template.len and template[i + 1] == 'p') {
+            const pid = std.fmt.bufPrint(out[used..], "{d}", .{linux.getpid()}) catch return null;
+            used += pid.len;
+            i += 1;
+        } else {
+            if (used + 1 >= out.len) return null;
+            out[used] = template[i];
+            used += 1;
+        }
+    }
+    if (used >= out.len) return null;
+    out[used] = 0;
+    return out[0..used :0];
+}
+
+test "expandPath replaces %p with the pid" {
+    var buffer: [4096]u8 = undefined;
+    const expanded = expandPath("out-%p.json", &buffer).?;
+    var expected: [64]u8 = undefined;
+    try std.testing.expectEqualStrings(try std.fmt.bufPrint(&expected, "out-{d}.json", .{linux.getpid()}), expanded);
+}
