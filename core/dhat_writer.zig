@@ -97,6 +97,8 @@ fn escapedFile(out: *Output, path: [*:0]const u8, limit: usize) void {
 const FrameIndex = struct {
     keys: [*]u64,
     values: [*]u32,
+    /// Keys in index order, for writing the frame table.
+    order: [*]u64,
     capacity: usize,
     count: u32 = 1, // ftbl[0] is "[root]"
     bytes: usize,
@@ -104,11 +106,18 @@ const FrameIndex = struct {
     fn init(frames_max: usize) ?FrameIndex {
         var capacity: usize = 1024;
         while (capacity < frames_max * 2) capacity *= 2;
-        const bytes = capacity * (@sizeOf(u64) + @sizeOf(u32));
-        const result = linux.mmap(null, bytes, .{ .READ = true, .WRITE = true }, .{ .TYPE = .PRIVATE, .ANONYMOUS = true }, -1, 0);
+        const bytes = capacity * (2 * @sizeOf(u64) + @sizeOf(u32));
+        // NORESERVE: sized for a full table, touched only as far as used.
+        const result = linux.mmap(null, bytes, .{ .READ = true, .WRITE = true }, .{ .TYPE = .PRIVATE, .ANONYMOUS = true, .NORESERVE = true }, -1, 0);
         if (linux.errno(result) != .SUCCESS) return null;
         const base: [*]u8 = @ptrFromInt(result);
-        return .{ .keys = @ptrCast(@alignCast(base)), .values = @ptrCast(@alignCast(base + capacity * 8)), .capacity = capacity, .bytes = bytes };
+        return .{
+            .keys = @ptrCast(@alignCast(base)),
+            .order = @ptrCast(@alignCast(base + capacity * 8)),
+            .values = @ptrCast(@alignCast(base + capacity * 16)),
+            .capacity = capacity,
+            .bytes = bytes,
+        };
     }
 
     fn deinit(index: *FrameIndex) void {
@@ -123,8 +132,10 @@ const FrameIndex = struct {
         while (true) : (slot = (slot + 1) & (index.capacity - 1)) {
             if (index.keys[slot] == key) return index.values[slot];
             if (index.keys[slot] == 0) {
+                std.debug.assert(index.count < index.capacity);
                 index.keys[slot] = key;
                 index.values[slot] = index.count;
+                index.order[index.count] = key;
                 index.count += 1;
                 return index.values[slot];
             }
@@ -183,16 +194,11 @@ fn writeFrameTable(out: *Output, frames: *FrameIndex, sites_on: bool) void {
         out.text(",\"[all allocations: call sites were off; set MOD_ALLOC_BACKTRACES=1]\"]}\n");
         return;
     }
-    var next: u32 = 1;
-    while (next < frames.count) : (next += 1) {
-        for (0..frames.capacity) |slot| {
-            if (frames.keys[slot] == 0 or frames.values[slot] != next) continue;
-            if (frames.keys[slot] == 1) {
-                out.text(",\"[mod-alloc overflow row: sites that did not fit the table; raise MOD_ALLOC_BUCKETS]\"");
-            } else {
-                out.print(",\"0x{x}\"", .{frames.keys[slot]});
-            }
-            break;
+    for (frames.order[1..frames.count]) |key| {
+        if (key == 1) {
+            out.text(",\"[mod-alloc overflow row: sites that did not fit the table; raise MOD_ALLOC_BUCKETS]\"");
+        } else {
+            out.print(",\"0x{x}\"", .{key});
         }
     }
     out.text("]}\n");
