@@ -14,6 +14,7 @@ import { findMapping, type Mapping, readMaps } from "./proc_maps.ts";
 
 export type { Mapping };
 import { parseJitName, PerfMap } from "./perf_map.ts";
+import { originalPosition } from "./source_map.ts";
 
 /** One frame of a call site. */
 export interface Frame {
@@ -121,6 +122,12 @@ export class Symbolizer {
       if (parsed.file !== undefined) frame.file = parsed.file;
       if (parsed.line !== undefined) frame.line = parsed.line;
       if (parsed.column !== undefined) frame.column = parsed.column;
+      // V8 gives positions in the JavaScript it ran; for TypeScript that
+      // is Deno's transpiled output: map them back to the source.
+      if (parsed.file !== undefined && parsed.line !== undefined) {
+        const original = originalPosition(parsed.file, parsed.line, parsed.column ?? 1);
+        if (original !== undefined) Object.assign(frame, original);
+      }
       return frame;
     }
     if (mapping !== undefined && mapping.path !== "") frame.module = mapping.path;

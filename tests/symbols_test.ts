@@ -6,6 +6,7 @@ import { lookupLine, parseLineTables } from "../symbols/dwarf_line.ts";
 import { ElfFile, ElfFormatError } from "../symbols/elf.ts";
 import { parseJitName, parsePerfMap, PerfMap } from "../symbols/perf_map.ts";
 import { findMapping, parseMaps } from "../symbols/proc_maps.ts";
+import { decodeVlq, inlineSourceMap, SourceMap } from "../symbols/source_map.ts";
 
 const FIXTURE = new URL("../zig-out/lib/libmod_alloc_fixture.so", import.meta.url).pathname;
 
@@ -82,4 +83,23 @@ Deno.test("ELF symbols and DWARF lines of the fixture name its functions", () =>
 
 Deno.test("a file that is not ELF is refused", () => {
   assert.throws(() => new ElfFile(new URL("../deno.json", import.meta.url).pathname), ElfFormatError);
+});
+
+Deno.test("source maps take a transpiled position back to the TypeScript source", async () => {
+  assert.deepEqual(decodeVlq("AAAA"), [0, 0, 0, 0]);
+  assert.deepEqual(decodeVlq("AACA"), [0, 0, 1, 0]);
+  assert.deepEqual(decodeVlq("2HAAgB"), [123, 0, 0, 16]);
+  // Generated line 1 is original line 3 from column 4 on (original column 2).
+  const map = new SourceMap(";;AAEA,IAAE");
+  assert.deepEqual(map.original(3, 1), { line: 3, column: 1 });
+  assert.deepEqual(map.original(3, 6), { line: 3, column: 3 });
+  const mapping = btoa(JSON.stringify({ version: 3, sources: ["x.ts"], mappings: "AAAA;AACA" }));
+  assert.deepEqual(
+    inlineSourceMap(`a;\nb;\n//# sourceMappingURL=data:application/json;base64,${mapping}\n`)?.original(2, 1),
+    {
+      line: 2,
+      column: 1,
+    },
+  );
+  assert.equal(inlineSourceMap("no map here"), undefined);
 });
