@@ -85,7 +85,7 @@ Deno.test("a file that is not ELF is refused", () => {
   assert.throws(() => new ElfFile(new URL("../deno.json", import.meta.url).pathname), ElfFormatError);
 });
 
-Deno.test("source maps take a transpiled position back to the TypeScript source", async () => {
+Deno.test("source maps take a transpiled position back to the TypeScript source", () => {
   assert.deepEqual(decodeVlq("AAAA"), [0, 0, 0, 0]);
   assert.deepEqual(decodeVlq("AACA"), [0, 0, 1, 0]);
   assert.deepEqual(decodeVlq("2HAAgB"), [123, 0, 0, 16]);
