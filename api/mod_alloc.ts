@@ -186,7 +186,7 @@ export class ModAlloc {
    * with `{ backtraces: true }` or `MOD_ALLOC_BACKTRACES=1`), symbolized
    * now: native frames from ELF symbols and DWARF lines, JS frames from
    * V8's perf map when deno runs with
-   * `--v8-flags=--perf-basic-prof,--interpreted-frames-native-stack`.
+   * `--v8-flags=--perf-basic-prof,--interpreted-frames-native-stack,--logfile=/dev/null`.
    *
    * @example
    * ```ts

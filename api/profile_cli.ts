@@ -123,7 +123,9 @@ function libraryPath(): string {
 /** The deno run flags for the child: the user's, plus V8's perf map. */
 function childFlags(settings: ProfileSettings): string[] {
   if (!settings.js) return settings.denoFlags;
-  const ours = "--perf-basic-prof,--interpreted-frames-native-stack";
+  // --logfile: --perf-basic-prof also opens V8's own log, by default a
+  // file in the working directory.
+  const ours = "--perf-basic-prof,--interpreted-frames-native-stack,--logfile=/dev/null";
   const user = settings.denoFlags.find((flag) => flag.startsWith("--v8-flags="));
   const rest = settings.denoFlags.filter((flag) => flag !== user);
   return [...rest, user === undefined ? `--v8-flags=${ours}` : `${user},${ours}`];

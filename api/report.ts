@@ -50,7 +50,7 @@ export function formatCallSiteTable(table: CallSiteTable, title = "Top allocatio
   }
   if (!table.jsSymbols) {
     lines.push(
-      "No V8 perf map: JS frames are unnamed. Run deno with --v8-flags=--perf-basic-prof,--interpreted-frames-native-stack to name them.",
+      "No V8 perf map: JS frames are unnamed. Run deno with --v8-flags=--perf-basic-prof,--interpreted-frames-native-stack,--logfile=/dev/null to name them.",
     );
   }
   return lines.join("\n");

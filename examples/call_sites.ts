@@ -1,5 +1,5 @@
 // Call sites: which JS functions caused the native allocations.
-// Run: deno run -A --v8-flags=--perf-basic-prof,--interpreted-frames-native-stack examples/call_sites.ts
+// Run: deno run -A --v8-flags=--perf-basic-prof,--interpreted-frames-native-stack,--logfile=/dev/null examples/call_sites.ts
 // (the V8 flags let mod-alloc name JS frames; without them the native
 // frames are still reported.)
 import { formatBytes, ModAlloc } from "../mod.ts";

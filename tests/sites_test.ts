@@ -53,7 +53,7 @@ interface JsOutput {
 
 Deno.test("a JS function that allocates typed arrays is the top site, named with its file", async () => {
   const result = await runDeno([
-    "--v8-flags=--perf-basic-prof,--interpreted-frames-native-stack",
+    "--v8-flags=--perf-basic-prof,--interpreted-frames-native-stack,--logfile=/dev/null",
     supportScript("js_sites_child.ts"),
   ]);
   const out = lastJson<JsOutput>(result);
