@@ -53,6 +53,14 @@ pub fn build(b: *std.Build) void {
     const workload = b.addExecutable(.{ .name = "dhat_workload", .root_module = workload_module });
     b.getInstallStep().dependOn(&b.addInstallArtifact(workload, .{ .dest_dir = .{ .override = .{ .custom = "bin/test" } } }).step);
 
+    // The reliability stress program (tests/stress/run.ts).
+    const stress_module = b.createModule(.{ .target = target, .optimize = .debug, .link_libc = true, .omit_frame_pointer = false });
+    stress_module.addCSourceFile(.{ .file = b.path("tests/fixture/stress.c"), .flags = &.{ "-std=gnu11", "-O1", "-g", "-fno-omit-frame-pointer", "-Wall" } });
+    stress_module.linkSystemLibrary("pthread", .{});
+    stress_module.linkSystemLibrary("dl", .{});
+    const stress = b.addExecutable(.{ .name = "stress", .root_module = stress_module });
+    b.getInstallStep().dependOn(&b.addInstallArtifact(stress, .{ .dest_dir = .{ .override = .{ .custom = "bin/test" } } }).step);
+
     const unit_module = b.createModule(.{
         .imports = &.{.{ .name = "build_options", .module = coreOptions(b, 0) }},
         .root_source_file = b.path("core/unit_tests.zig"),

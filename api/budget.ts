@@ -259,7 +259,8 @@ async function settle(): Promise<void> {
  * store of a typed array that is garbage but not yet collected is live). With `thread: "current"` the
  * growth is the smaller of the calling thread's and the whole process's,
  * so memory freed by V8's background threads does not look leaked, and
- * other threads' allocations do not either. Memory a JS object still holds
+ * other threads' allocations do not either; the price: a leak smaller than
+ * what other threads free during the check can go unnoticed. Memory a JS object still holds
  * (a typed array kept alive) is live, not leaked, only while it is
  * reachable: drop references before the check ends.
  *

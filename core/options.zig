@@ -44,10 +44,12 @@ fn formatUnsigned(buffer: *[20]u8, value: u64) []const u8 {
     return buffer[index..];
 }
 
-/// An integer setting in [min, max]; anything else -> `fallback` + warning.
+/// An integer setting in [min, max]; unset or empty -> `fallback`;
+/// anything else -> `fallback` and a warning.
 pub fn envInteger(comptime name: [:0]const u8, min: u32, max: u32, fallback: u32) u32 {
     const raw = getenv(name) orelse return fallback;
     const text = std.mem.span(raw);
+    if (text.len == 0) return fallback;
     if (parseUnsigned(text)) |value| {
         if (value >= min and value <= max) return @intCast(value);
     }

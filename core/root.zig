@@ -10,6 +10,7 @@ const live_table = @import("live_table.zig");
 const large_table = @import("large_table.zig");
 const got_patch = @import("got_patch.zig");
 const sized_api = @import("sized_api.zig");
+const elf_dynamic = @import("elf_dynamic.zig");
 const options = @import("options.zig");
 const site_table = @import("site_table.zig");
 const backtrace = @import("backtrace.zig");
@@ -25,7 +26,6 @@ comptime {
 /// library was preloaded or linked ahead of libc).
 var preloaded: bool = false;
 
-extern fn dlsym(handle: ?*anyopaque, name: [*:0]const u8) callconv(.c) ?*anyopaque;
 extern fn pthread_atfork(
     prepare: ?*const fn () callconv(.c) void,
     parent: ?*const fn () callconv(.c) void,
@@ -65,9 +65,30 @@ extern fn getenv(name: [*:0]const u8) callconv(.c) ?[*:0]const u8;
 var env_frames: u32 = options.frames_default;
 var env_buckets: u32 = options.buckets_default;
 
+/// True when this library's malloc is the process's: it was loaded ahead
+/// of libc (LD_PRELOAD, or linked by the program before libc), so the
+/// global scope finds it first. Loaded objects are listed in load order.
+/// (Comparing `dlsym(RTLD_DEFAULT, "malloc")` with our malloc fails for a
+/// non-PIE program that takes malloc's address, such as node: the global
+/// definition is then the program's own PLT stub.)
+fn loadedBeforeLibc() bool {
+    const Order = struct {
+        own: usize,
+        seen_own: *bool,
+        ahead: *bool,
+        fn visit(order: @This(), module: *const elf_dynamic.Module) void {
+            if (module.contains(order.own)) order.seen_own.* = true;
+            if (elf_dynamic.isLibc(module.name) and order.seen_own.*) order.ahead.* = true;
+        }
+    };
+    var seen_own = false;
+    var ahead = false;
+    elf_dynamic.forEachModule(Order{ .own = @intFromPtr(&constructor), .seen_own = &seen_own, .ahead = &ahead }, Order.visit);
+    return ahead;
+}
+
 fn constructor() callconv(.c) void {
-    const global_malloc = dlsym(null, "malloc");
-    preloaded = global_malloc == @as(?*anyopaque, @ptrCast(@constCast(&hooks.malloc)));
+    preloaded = loadedBeforeLibc();
     _ = pthread_atfork(forkPrepare, forkParent, forkChild);
     env_backtraces = options.envSwitch("MOD_ALLOC_BACKTRACES");
     env_frames = options.envInteger("MOD_ALLOC_FRAMES", 1, options.frames_max, options.frames_default);
@@ -83,12 +104,28 @@ fn constructor() callconv(.c) void {
     }
 }
 
-/// At exit: the DHAT file MOD_ALLOC_OUT asked for.
+var report_written: std.atomic.Value(bool) = .init(false);
+
+/// At exit: the DHAT file MOD_ALLOC_OUT asked for (once).
 fn destructor() callconv(.c) void {
     const path = env_out orelse return;
     if (std.os.linux.getpid() != env_out_pid) return;
+    if (report_written.swap(true, .acq_rel)) return;
     const status = dhat_writer.write(path);
     if (status != 0) options.warn(&.{ "mod-alloc: could not write the DHAT file MOD_ALLOC_OUT=", std.mem.span(path), " (check that its directory exists and is writable)" });
+}
+
+/// Some programs (node) end with `_exit`, which runs no exit handlers:
+/// under preload this `_exit` (and `_Exit`) writes the report first, then
+/// ends the process as glibc's does.
+fn exitWithoutHandlers(status: c_int) callconv(.c) noreturn {
+    destructor();
+    std.os.linux.exit_group(status);
+}
+
+comptime {
+    @export(&exitWithoutHandlers, .{ .name = "_exit" });
+    @export(&exitWithoutHandlers, .{ .name = "_Exit" });
 }
 
 const fini_entry: Init = &destructor;

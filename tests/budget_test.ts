@@ -87,9 +87,11 @@ Deno.test("failing budgets and a leak fail with messages that state measured val
   );
   assert.ok(stated(output, /allocCount (\d+) > maxCount 10\./) >= 50);
   assert.ok(stated(output, /scopePeakBytes (\d+) \([\d.]+ KiB\) > maxPeakBytes 50000\./) >= 100_000);
+  // A large leak: the process-wide growth it is also checked against can
+  // be lowered by whatever other threads free at the same time.
   assert.ok(
-    stated(output, /Leak: (\d+) bytes \([\d.]+ KiB\) of native memory allocated by the function are still live/) >=
-      200_000,
+    stated(output, /Leak: (\d+) bytes \([\d.]+ MiB\) of native memory allocated by the function are still live/) >=
+      7_000_000,
   );
   assert.match(output, /tolerance 4096 B; after 3 settle rounds/);
   assert.match(output, /set MOD_ALLOC_BACKTRACES=1 to see the call sites responsible/);
@@ -98,5 +100,5 @@ Deno.test("failing budgets and a leak fail with messages that state measured val
 Deno.test("with call sites on, a failure names the call sites responsible", async () => {
   const { output } = await runFailures({ WITH_SITES: "1" });
   assert.match(output, /Top call sites in the scope:\n\s+39\.1 KiB in 4 allocations: fixture_alloc_b .*fixture\.c:\d+/);
-  assert.match(output, /Top call sites in the scope:\n\s+195\.3 KiB in 1 allocations: fixture_malloc .*fixture\.c:\d+/);
+  assert.match(output, /Top call sites in the scope:\n\s+7\.6 MiB in 1 allocations: fixture_malloc .*fixture\.c:\d+/);
 });

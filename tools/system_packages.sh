@@ -14,6 +14,7 @@ command -v qemu-aarch64 >/dev/null || need+=(qemu-user)
 command -v valgrind >/dev/null || need+=(valgrind)
 command -v heaptrack >/dev/null || need+=(heaptrack)
 command -v chromium >/dev/null || need+=(chromium)
+command -v sqlite3 >/dev/null || need+=(sqlite3)
 [ ${#need[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
