@@ -6,6 +6,7 @@
 //   --small  a size that fits CI (the test command runs it once);
 //   --check  exit non-zero if the profilers' counts disagree.
 import { markdownTable, median, ratio } from "./stats.ts";
+import { hasCommand } from "../tests/support/tools.ts";
 
 const root = new URL("../", import.meta.url).pathname;
 const small = Deno.args.includes("--small");
@@ -48,10 +49,6 @@ async function build(variant: Variant): Promise<void> {
   if (!output.success) throw new Error(`cargo ${args.join(" ")} failed:\n${new TextDecoder().decode(output.stderr)}`);
 }
 
-function available(command: string): boolean {
-  return new Deno.Command("sh", { args: ["-c", `command -v ${command}`], stdout: "null" }).outputSync().success;
-}
-
 interface Config {
   name: string;
   variant: string;
@@ -74,7 +71,7 @@ const configs: Config[] = [
   { name: "dhat-rs (heap)", variant: "dhat-heap", peer: true },
 ];
 const missing: string[] = [];
-if (available("heaptrack")) {
+if (hasCommand("heaptrack")) {
   configs.push({
     name: "heaptrack",
     variant: "system",
@@ -82,7 +79,7 @@ if (available("heaptrack")) {
     peer: true,
   });
 } else missing.push("heaptrack");
-if (available("valgrind")) {
+if (hasCommand("valgrind")) {
   configs.push({
     name: "valgrind --tool=dhat",
     variant: "system",

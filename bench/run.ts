@@ -3,6 +3,7 @@
 // them alike. Usage: deno run -A bench/run.ts [--small]
 // Writes bench/out/results.json and prints markdown tables.
 import { markdownTable, median, ratio } from "./stats.ts";
+import { hasCommand } from "../tests/support/tools.ts";
 
 const root = new URL("../", import.meta.url).pathname;
 const small = Deno.args.includes("--small");
@@ -24,14 +25,6 @@ interface Config {
   peer?: boolean;
 }
 
-function available(command: string): boolean {
-  try {
-    return new Deno.Command("sh", { args: ["-c", `command -v ${command}`], stdout: "null" }).outputSync().success;
-  } catch {
-    return false;
-  }
-}
-
 const scratch = Deno.makeTempDirSync({ prefix: "mod-alloc-bench-" });
 const configs: Config[] = [
   { name: "plain", env: {} },
@@ -39,10 +32,10 @@ const configs: Config[] = [
   { name: "Tier 2 (LD_PRELOAD, call sites)", env: { LD_PRELOAD: library, MOD_ALLOC_BACKTRACES: "1" } },
 ];
 const missingPeers: string[] = [];
-if (available("heaptrack")) {
+if (hasCommand("heaptrack")) {
   configs.push({ name: "heaptrack", env: {}, wrapper: ["heaptrack", "-o", `${scratch}/heaptrack`], peer: true });
 } else missingPeers.push("heaptrack");
-if (available("valgrind")) {
+if (hasCommand("valgrind")) {
   configs.push({
     name: "valgrind --tool=dhat",
     env: {},

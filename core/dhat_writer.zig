@@ -14,6 +14,7 @@ const abi = @import("abi.zig");
 const counters = @import("counters.zig");
 const event_clock = @import("event_clock.zig");
 const site_table = @import("site_table.zig");
+const pages = @import("pages.zig");
 
 /// A "short-lived" block lives at most this many allocation events (the
 /// viewer's `tuth`); DHAT's own threshold is 500 instructions.
@@ -107,10 +108,8 @@ const FrameIndex = struct {
         var capacity: usize = 1024;
         while (capacity < frames_max * 2) capacity *= 2;
         const bytes = capacity * (2 * @sizeOf(u64) + @sizeOf(u32));
-        // NORESERVE: sized for a full table, touched only as far as used.
-        const result = linux.mmap(null, bytes, .{ .READ = true, .WRITE = true }, .{ .TYPE = .PRIVATE, .ANONYMOUS = true, .NORESERVE = true }, -1, 0);
-        if (linux.errno(result) != .SUCCESS) return null;
-        const base: [*]u8 = @ptrFromInt(result);
+        // Sized for a full table, touched only as far as used.
+        const base = pages.map(bytes, .lazy) orelse return null;
         return .{
             .keys = @ptrCast(@alignCast(base)),
             .order = @ptrCast(@alignCast(base + capacity * 8)),
@@ -121,7 +120,7 @@ const FrameIndex = struct {
     }
 
     fn deinit(index: *FrameIndex) void {
-        _ = linux.munmap(@ptrCast(index.keys), index.bytes);
+        pages.unmap(@ptrCast(index.keys), index.bytes);
     }
 
     /// The ftbl index of `address` (0 is never an address: it is taken by

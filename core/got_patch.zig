@@ -12,6 +12,7 @@ const abi = @import("abi.zig");
 const elf_dynamic = @import("elf_dynamic.zig");
 const hooks = @import("hooks.zig");
 const SpinLock = @import("SpinLock.zig");
+const pages = @import("pages.zig");
 
 const Record = struct {
     slot: usize,
@@ -228,9 +229,7 @@ fn pinSelf() void {
 fn mapRecords() bool {
     if (records != null) return true;
     const bytes = records_max * @sizeOf(Record);
-    const result = linux.mmap(null, bytes, .{ .READ = true, .WRITE = true }, .{ .TYPE = .PRIVATE, .ANONYMOUS = true }, -1, 0);
-    if (linux.errno(result) != .SUCCESS) return false;
-    records = @ptrFromInt(result);
+    records = @ptrCast(@alignCast(pages.map(bytes, .eager) orelse return false));
     return true;
 }
 

@@ -11,6 +11,7 @@
 const std = @import("std");
 const linux = std.os.linux;
 const SpinLock = @import("SpinLock.zig");
+const pages = @import("pages.zig");
 
 pub const shards_count = 64;
 /// Entries a shard starts with: 64 x 1024 x 24 B = 1.5 MiB in all if every
@@ -98,11 +99,10 @@ const Shard = struct {
         while ((shard.live + 1) * 2 > capacity) capacity *= 4;
         if (capacity > shard_capacity_max) return false;
         const bytes = capacity * @sizeOf(Entry);
-        const result = linux.mmap(null, bytes, .{ .READ = true, .WRITE = true }, .{ .TYPE = .PRIVATE, .ANONYMOUS = true }, -1, 0);
-        if (linux.errno(result) != .SUCCESS) return false;
+        const fresh = pages.map(bytes, .eager) orelse return false;
         const old_entries = shard.entries;
         const old_capacity = shard.capacity;
-        shard.entries = @ptrFromInt(result);
+        shard.entries = @ptrCast(@alignCast(fresh));
         shard.capacity = capacity;
         shard.used = 0;
         shard.live = 0;
@@ -111,7 +111,7 @@ const Shard = struct {
             for (old_entries[0..old_capacity]) |entry| {
                 if (entry.key > key_deleted) shard.insertFresh(entry, hashOf(entry.key));
             }
-            _ = linux.munmap(@ptrCast(old_entries), old_capacity * @sizeOf(Entry));
+            pages.unmap(@ptrCast(old_entries), old_capacity * @sizeOf(Entry));
             _ = mapped_bytes.fetchSub(old_capacity * @sizeOf(Entry), .monotonic);
         }
         return true;

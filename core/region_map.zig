@@ -6,6 +6,7 @@
 
 const std = @import("std");
 const linux = std.os.linux;
+const pages = @import("pages.zig");
 
 pub const granule_shift = 4;
 const region_shift = 26;
@@ -17,11 +18,6 @@ const address_bits = 48;
 const regions_count: usize = 1 << (address_bits - region_shift);
 const directory_bytes = regions_count * @sizeOf(usize);
 
-fn mapZeroed(bytes: usize) ?[*]u8 {
-    const result = linux.mmap(null, bytes, .{ .READ = true, .WRITE = true }, .{ .TYPE = .PRIVATE, .ANONYMOUS = true, .NORESERVE = true }, -1, 0);
-    if (linux.errno(result) != .SUCCESS) return null;
-    return @ptrFromInt(result);
-}
 
 pub fn RegionMap(comptime Entry: type) type {
     return struct {
@@ -36,9 +32,9 @@ pub fn RegionMap(comptime Entry: type) type {
         fn getDirectory(map: *Map, create: bool) ?[*]std.atomic.Value(?Table) {
             if (map.directory.load(.acquire)) |existing| return existing;
             if (!create) return null;
-            const fresh: [*]std.atomic.Value(?Table) = @ptrCast(@alignCast(mapZeroed(directory_bytes) orelse return null));
+            const fresh: [*]std.atomic.Value(?Table) = @ptrCast(@alignCast(pages.map(directory_bytes, .lazy) orelse return null));
             if (map.directory.cmpxchgStrong(null, fresh, .acq_rel, .acquire)) |winner| {
-                _ = linux.munmap(@ptrCast(fresh), directory_bytes);
+                pages.unmap(@ptrCast(fresh), directory_bytes);
                 return winner;
             }
             return fresh;
@@ -50,9 +46,9 @@ pub fn RegionMap(comptime Entry: type) type {
             const dir = map.getDirectory(create) orelse return null;
             if (dir[region_index].load(.acquire)) |table| return table;
             if (!create) return null;
-            const fresh: Table = @ptrCast(@alignCast(mapZeroed(table_bytes) orelse return null));
+            const fresh: Table = @ptrCast(@alignCast(pages.map(table_bytes, .lazy) orelse return null));
             if (dir[region_index].cmpxchgStrong(null, fresh, .acq_rel, .acquire)) |winner| {
-                _ = linux.munmap(@ptrCast(fresh), table_bytes);
+                pages.unmap(@ptrCast(fresh), table_bytes);
                 return winner;
             }
             _ = map.regions_mapped.fetchAdd(1, .monotonic);

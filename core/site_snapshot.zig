@@ -10,6 +10,7 @@ const std = @import("std");
 const linux = std.os.linux;
 const counters = @import("counters.zig");
 const site_table = @import("site_table.zig");
+const pages = @import("pages.zig");
 
 pub const Source = enum { all, own_lane, baseline };
 
@@ -23,11 +24,6 @@ const Buffers = struct {
 
 var buffers: [counters.threads_max]Buffers = @splat(.{});
 
-fn mapBytes(bytes: usize) ?[*]u8 {
-    const result = linux.mmap(null, bytes, .{ .READ = true, .WRITE = true }, .{ .TYPE = .PRIVATE, .ANONYMOUS = true, .NORESERVE = true }, -1, 0);
-    if (linux.errno(result) != .SUCCESS) return null;
-    return @ptrFromInt(result);
-}
 
 fn own() ?*Buffers {
     if (!site_table.enabled()) return null;
@@ -42,7 +38,7 @@ pub fn bufferBytes() usize {
 /// The calling thread's record buffer (null: call sites off or no memory).
 pub fn buffer() ?[*]u8 {
     const mine = own() orelse return null;
-    if (mine.records == null) mine.records = mapBytes(bufferBytes());
+    if (mine.records == null) mine.records = pages.map(bufferBytes(), .lazy);
     return mine.records;
 }
 
@@ -58,7 +54,7 @@ pub fn setBaseline(source: Source) i32 {
     std.debug.assert(source != .baseline);
     const mine = own() orelse return -1;
     const values = @as(usize, site_table.bucketsCount()) * site_table.stats_values;
-    if (mine.baseline == null) mine.baseline = @ptrCast(@alignCast(mapBytes(values * @sizeOf(f64)) orelse return -1));
+    if (mine.baseline == null) mine.baseline = @ptrCast(@alignCast(pages.map(values * @sizeOf(f64), .lazy) orelse return -1));
     const lane: ?u8 = if (source == .own_lane) ownLane() else null;
     var frames: [1]u64 = undefined;
     for (0..site_table.bucketsCount()) |index| {

@@ -25,6 +25,7 @@ const std = @import("std");
 const linux = std.os.linux;
 const options = @import("options.zig");
 const counters = @import("counters.zig");
+const pages = @import("pages.zig");
 const event_clock = @import("event_clock.zig");
 
 /// Copies of each site's statistics (see above): 7 threads with a lane of
@@ -185,12 +186,10 @@ pub fn enable(buckets_wanted: u32, frames_wanted: u32) bool {
     std.debug.assert(frames_wanted >= 1 and frames_wanted <= options.frames_max);
     const size = header_bytes + @as(usize, frames_wanted) * @sizeOf(usize);
     const bytes = @as(usize, buckets_wanted) * size;
-    const result = linux.mmap(null, bytes, .{ .READ = true, .WRITE = true }, .{ .TYPE = .PRIVATE, .ANONYMOUS = true, .NORESERVE = true }, -1, 0);
-    if (linux.errno(result) != .SUCCESS) return false;
+    const base = pages.map(bytes, .lazy) orelse return false;
     buckets = buckets_wanted;
     frames_max = frames_wanted;
     entry_bytes = size;
-    const base: [*]u8 = @ptrFromInt(result);
     headerAt(base, overflow_site).state.store(state_ready, .release);
     @atomicStore(?[*]u8, &table, base, .release);
     return true;

@@ -13,4 +13,5 @@ test {
     _ = @import("options.zig");
     _ = @import("event_clock.zig");
     _ = @import("dhat_writer.zig");
+    _ = @import("pages.zig");
 }

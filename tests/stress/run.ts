@@ -4,6 +4,7 @@
 // Usage: deno run -A tests/stress/run.ts [--small]
 import { fuzzAll } from "./fuzz.ts";
 import { realPrograms } from "./programs.ts";
+import { hasCommand } from "../support/tools.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
 const small = Deno.args.includes("--small");
@@ -37,11 +38,6 @@ async function run(command: string[], env: Record<string, string> = {}): Promise
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
 const same = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((byte, i) => byte === b[i]);
 
-function available(command: string): boolean {
-  return new Deno.Command("sh", { args: ["-c", `command -v ${command}`], stdout: "null", stderr: "null" }).outputSync()
-    .success;
-}
-
 /** Allocation events the profiled processes wrote in their DHAT files. */
 function eventsIn(dir: string): number {
   let events = 0;
@@ -57,7 +53,7 @@ function eventsIn(dir: string): number {
 async function realProgramsSection(): Promise<void> {
   const rows: string[] = [];
   for (const program of realPrograms(root, Deno.execPath())) {
-    if (!available(program.requires)) {
+    if (!hasCommand(program.requires)) {
       rows.push(`| ${program.name} | not installed | | |`);
       continue;
     }
