@@ -19,9 +19,16 @@ pub const shards_count = 64;
 /// Deno map and unmap hundreds of tables while it warmed up (each munmap
 /// stalls every thread of the process on its address space lock).
 const shard_capacity_min = 1024;
-/// A shard never grows past this (2^26 entries = 1 GiB): inserts then fail
-/// and the caller forwards the block uncounted.
+/// A shard never grows past this (2^26 entries = 1.5 GiB): inserts then
+/// fail and the caller forwards the block uncounted.
 const shard_capacity_max = 1 << 26;
+
+/// A lower ceiling for tests of a full table (MOD_ALLOC_TEST_LARGE_TABLE_MAX).
+var capacity_limit: usize = shard_capacity_max;
+
+pub fn limitShardCapacity(entries: usize) void {
+    capacity_limit = @max(shard_capacity_min, @min(entries, shard_capacity_max));
+}
 
 /// Sizes of 2^40 bytes (1 TiB) or more do not fit an entry; such a block
 /// is forwarded uncounted.
@@ -97,7 +104,7 @@ const Shard = struct {
         var capacity: usize = @max(shard.capacity, shard_capacity_min);
         // Grow by 4x (fewer remaps): a grown table is 3/16 to 1/2 full.
         while ((shard.live + 1) * 2 > capacity) capacity *= 4;
-        if (capacity > shard_capacity_max) return false;
+        if (capacity > capacity_limit) return false;
         const bytes = capacity * @sizeOf(Entry);
         const fresh = pages.map(bytes, .eager) orelse return false;
         const old_entries = shard.entries;

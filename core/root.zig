@@ -94,6 +94,9 @@ fn constructor() callconv(.c) void {
     env_frames = options.envInteger("MOD_ALLOC_FRAMES", 1, options.frames_max, options.frames_default);
     env_buckets = options.envInteger("MOD_ALLOC_BUCKETS", options.buckets_min, options.buckets_max, options.buckets_default);
     if (preloaded and env_backtraces) _ = configure(true, env_frames, env_buckets);
+    // Test switch: a small ceiling for the hash table, to test a full one.
+    const test_limit = options.envInteger("MOD_ALLOC_TEST_LARGE_TABLE_MAX", 1024, 1 << 26, 1 << 26);
+    large_table.limitShardCapacity(test_limit);
     if (preloaded) {
         if (getenv("MOD_ALLOC_OUT")) |path| {
             if (path[0] != 0) {

@@ -123,6 +123,16 @@ async function processSection(): Promise<void> {
       } |`,
     );
   }
+  const full = await stressJson(
+    [stress, "hold", "60000", "1100"],
+    { MOD_ALLOC_TEST_LARGE_TABLE_MAX: "1024" },
+    "full table",
+  );
+  check(full.foreign > 0, "full table: no block was left unrecorded");
+  rows.push(
+    `| live table full | hash table capped (test switch); 60,000 blocks of 1100 B held at once, then freed | ` +
+      `${full.counted} counted, ${full.foreign} forwarded unrecorded; live Δ ${full.liveBytesDelta} B after the frees |`,
+  );
   const nofp = await stressJson([stress, "nofp"], { MOD_ALLOC_BACKTRACES: "1" }, "garbage frame pointer");
   rows.push(
     `| corrupt frame chain | ${nofp.allocations} mallocs with a garbage frame pointer, call sites on | no fault |`,
