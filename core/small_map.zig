@@ -37,6 +37,9 @@ var slack_map: RegionMap(u8) = .{};
 /// allocation time (high 40 bits, wrapping), 8 bytes per granule, mapped
 /// only for regions that held a block with a site.
 var side_map: RegionMap(u64) = .{};
+/// Set once any block with a site was recorded: until then the Tier 1 path
+/// skips the side map entirely (one predictable branch instead of a lookup).
+var side_map_used: std.atomic.Value(bool) = .init(false);
 const site_bits = 24;
 pub const site_max: u32 = (1 << site_bits) - 1;
 
@@ -85,9 +88,10 @@ pub inline fn insert(address: usize, size: u64, site: u32, time: u64) Found {
     // The side entry: a block without a site must not inherit a stale one.
     if (site != 0) {
         const side = side_map.slot(address, true) orelse return not_placed;
+        if (!side_map_used.raw) side_map_used.store(true, .release);
         side.store(site | (time << site_bits), .monotonic);
-    } else if (side_map.slot(address, false)) |side| {
-        side.store(0, .monotonic);
+    } else if (side_map_used.load(.monotonic)) {
+        if (side_map.slot(address, false)) |side| side.store(0, .monotonic);
     }
     const previous = slot.load(.monotonic);
     slot.store(@intCast(chunk - size + 1), .monotonic);
@@ -103,6 +107,7 @@ pub inline fn remove(address: usize, time: *u64) Found {
     if (entry == 0) return none;
     slot.store(0, .monotonic);
     var site: u32 = 0;
+    if (!side_map_used.load(.monotonic)) return found(chunkBytes(address) - (entry - 1), 0);
     if (side_map.slot(address, false)) |side| {
         const value = side.load(.monotonic);
         site = @intCast(value & ((1 << site_bits) - 1));
