@@ -105,7 +105,17 @@ function jsonPath(): string | undefined {
   }
 }
 
-/** The allocation results recorded by `benchAllocations` so far. */
+/**
+ * The allocation results recorded by `benchAllocations` so far (also
+ * printed and written as JSON when the bench process ends).
+ *
+ * @example
+ * ```ts
+ * import { benchAllocationResults } from "../mod.ts";
+ *
+ * for (const result of benchAllocationResults()) console.log(result.name, result.bytesPerOp);
+ * ```
+ */
 export function benchAllocationResults(): Omit<AllocationsPerOp, "nsPerOp">[] {
   return [...recorded].map(([name, r]) => ({
     name,

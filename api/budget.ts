@@ -13,7 +13,21 @@ import { threadScope } from "./options.ts";
 import { Profiler } from "./profiler.ts";
 import { formatBytes } from "./report.ts";
 
-/** A budget was exceeded or a leak found; the message explains it. */
+/**
+ * A budget was exceeded or a leak found; the message explains it, and the
+ * measured statistics and top call sites come with it.
+ *
+ * @example
+ * ```ts
+ * import { AllocationBudgetError, assertAllocations } from "../mod.ts";
+ *
+ * try {
+ *   assertAllocations(() => new Uint8Array(1 << 20), { maxBytes: 1024 });
+ * } catch (error) {
+ *   if (error instanceof AllocationBudgetError) console.log(error.stats.totalBytes);
+ * }
+ * ```
+ */
 export class AllocationBudgetError extends ModAllocError {
   /** The measured statistics of the function. */
   readonly stats: ScopeStats;

@@ -4,7 +4,21 @@
  * @module
  */
 
-/** Base class of every error mod-alloc throws. */
+/**
+ * Base class of every error mod-alloc throws; the subclasses say which
+ * kind of problem it is.
+ *
+ * @example
+ * ```ts
+ * import { ModAlloc, ModAllocError } from "../mod.ts";
+ *
+ * try {
+ *   ModAlloc.install({ frames: 0 });
+ * } catch (error) {
+ *   console.log(error instanceof ModAllocError, (error as Error).name); // true "OptionError"
+ * }
+ * ```
+ */
 export class ModAllocError extends Error {
   /** Creates an error with a message that says what to do next. */
   constructor(message: string, options?: ErrorOptions) {

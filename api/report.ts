@@ -6,7 +6,16 @@
 
 import type { CallSiteTable } from "./call_sites.ts";
 
-/** Bytes in B/KiB/MiB/GiB with one decimal. */
+/**
+ * Bytes in B/KiB/MiB/GiB with one decimal.
+ *
+ * @example
+ * ```ts
+ * import { formatBytes } from "../mod.ts";
+ *
+ * console.log(formatBytes(1536)); // "1.5 KiB"
+ * ```
+ */
 export function formatBytes(bytes: number): string {
   const units = ["B", "KiB", "MiB", "GiB", "TiB"];
   let value = bytes;
