@@ -8,10 +8,9 @@
  */
 
 import { libraryCandidates } from "../ffi/library.ts";
-import { type DhatFile, type DhatSite, finishDhatFile } from "./dhat.ts";
+import { type DhatFile, type DhatSite, finishDhatFile, writeFileAtomically } from "./dhat.ts";
 import { collapsedStacks, flameGraphHtml } from "./flamegraph.ts";
 import { formatBytes } from "./report.ts";
-import { writeFileAtomically } from "./dhat.ts";
 
 /** Settings of one profile run. */
 export interface ProfileSettings {

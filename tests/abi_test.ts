@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { loadLibrary } from "../ffi/library.ts";
 import { ABI_VERSION, STATS_FIELDS } from "../ffi/layout.ts";
+import { SITE_FIELDS } from "../ffi/sites.ts";
 
 Deno.test("the library's ABI version is the one ffi/layout.ts expects", () => {
   assert.equal(loadLibrary().symbols.mod_alloc_abi_version(), ABI_VERSION);
@@ -18,4 +19,8 @@ Deno.test("the statistics fields have the same names in the same order on both s
   }
   assert.deepEqual(names, [...STATS_FIELDS]);
   assert.equal(symbols.mod_alloc_stats_field_name(count), null);
+});
+
+Deno.test("a call site's statistics have as many values on both sides", () => {
+  assert.equal(loadLibrary().symbols.mod_alloc_site_stats_count(), SITE_FIELDS.length);
 });
