@@ -1,9 +1,11 @@
 /**
  * Demangling of the common cases: Itanium C++ nested names
- * (`_ZN3foo3barEv` -> `foo::bar`), plain `_Z3fooi` names, and Rust's legacy
+ * (`_ZN3foo3barEv` -> `foo::bar`), plain `_Z3fooi` names, Rust's legacy
  * scheme (the same, with a trailing `17h<hash>` element dropped and `$..$`
- * escapes decoded). Anything else is returned unchanged. Template
- * arguments and parameter lists are not rendered.
+ * escapes decoded), and Rust's v0 scheme for plain paths (`_RNvCs…_5alloc3fmt`
+ * -> `alloc::fmt`; closures as `{closure}`). Anything else is returned
+ * unchanged. Template arguments, generic arguments, impl paths and
+ * parameter lists are not rendered.
  *
  * @module
  */
@@ -35,9 +37,52 @@ function rustUnescape(element: string): string {
   return text.replaceAll("..", "::");
 }
 
+/** Rust v0 paths made of crate roots and nested names; null otherwise. */
+function demangleRustV0(mangled: string): string | null {
+  let index = 2; // after "_R"
+  while (/[0-9]/.test(mangled[index] ?? "")) index++; // encoding version
+  const base62 = () => {
+    while (index < mangled.length && mangled[index] !== "_") index++;
+    index++;
+  };
+  const identifier = (): string => {
+    if (mangled[index] === "s") {
+      index++;
+      base62(); // disambiguator
+    }
+    if (mangled[index] === "u") return "?"; // punycode: not rendered
+    let digits = "";
+    while (/[0-9]/.test(mangled[index] ?? "")) digits += mangled[index++];
+    if (digits === "") throw new Error("no identifier");
+    if (mangled[index] === "_") index++;
+    const text = mangled.slice(index, index + Number(digits));
+    index += Number(digits);
+    return text;
+  };
+  const path = (): string[] => {
+    const tag = mangled[index++];
+    if (tag === "C") return [identifier()];
+    if (tag === "N") {
+      const namespace = mangled[index++];
+      const parent = path();
+      const name = identifier();
+      if (namespace === "C") return [...parent, "{closure}"];
+      if (namespace === "S") return [...parent, "{shim}"];
+      return [...parent, name];
+    }
+    throw new Error(`unsupported v0 tag ${tag}`);
+  };
+  try {
+    return path().join("::");
+  } catch {
+    return null;
+  }
+}
+
 /** Demangles `name`, or returns it as it is. */
 export function demangle(name: string): string {
   const bare = name.replace(/@.*$/, ""); // symbol versions (memcpy@GLIBC_2.14)
+  if (bare.startsWith("_R")) return demangleRustV0(bare) ?? name;
   if (!bare.startsWith("_Z")) return name;
   let index = 2;
   const nested = bare[index] === "N";

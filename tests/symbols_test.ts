@@ -16,6 +16,9 @@ Deno.test("demangle renders C++ and Rust legacy names and leaves C names alone",
   assert.equal(demangle("_Z4freePv"), "free");
   assert.equal(demangle("_ZN4core3ptr13drop_in_place17h0123456789abcdefE"), "core::ptr::drop_in_place");
   assert.equal(demangle("_ZN5alloc3vec12Vec$LT$T$GT$4push17h0123456789abcdefE"), "alloc::vec::Vec<T>::push");
+  assert.equal(demangle("_RNvNvNtCslNYArtu3iFV_5alloc3fmt6format12format_inner"), "alloc::fmt::format::format_inner");
+  assert.equal(demangle("_RNCNvCs1234_8workload4main0B3_"), "workload::main::{closure}");
+  assert.equal(demangle("_RINvCs1_3std4swapE"), "_RINvCs1_3std4swapE"); // generics: left as they are
   assert.equal(demangle("malloc"), "malloc");
   assert.equal(demangle("_Zgarbage"), "_Zgarbage");
 });
