@@ -44,7 +44,7 @@ inline fn recordAlloc(block: ?*anyopaque, size: usize) void {
     const thread = handle.counters;
     const ptr = block orelse return thread.countFailed();
     const born = origin(handle);
-    if (!track(thread, ptr, size, born)) return thread.countForeign();
+    if (!track(handle, ptr, size, born)) return thread.countForeign();
     thread.countAlloc(0, size, 1);
     if (born.site != 0) site_table.countAlloc(born.site - 1, writerOf(handle), size, @intCast(size), 1, size);
 }
@@ -55,12 +55,18 @@ fn writerOf(handle: counters.Handle) site_table.Writer {
 
 /// Enters a new block in the live table; false when it cannot be (too
 /// large, or the table can grow no more): the block then stays foreign.
-inline fn track(thread: *counters.ThreadCounters, block: *anyopaque, size: usize, born: Origin) bool {
+inline fn track(handle: counters.Handle, block: *anyopaque, size: usize, born: Origin) bool {
     if (size > live_table.size_max) return false;
     const stale = live_table.insert(@intFromPtr(block), size, born.site, born.time) catch return false;
     // A free of this address that was never seen (made while uninstalled):
     // settle it now so the block is not counted twice.
-    if (stale != live_table.none) thread.countFree(live_table.sizeOf(stale));
+    if (stale != live_table.none) {
+        handle.counters.countFree(live_table.sizeOf(stale));
+        // Its site, if it has one, is settled too; when it was freed is
+        // unknown, so no lifetime is added.
+        const site = live_table.siteOf(stale);
+        if (site != 0) site_table.countFree(site - 1, writerOf(handle), live_table.sizeOf(stale), 0);
+    }
     return true;
 }
 
@@ -131,7 +137,7 @@ pub fn realloc(ptr: ?*anyopaque, size: usize) callconv(.c) ?*anyopaque {
         return null;
     };
     const born = origin(handle);
-    const tracked = track(thread, new_block, size, born);
+    const tracked = track(handle, new_block, size, born);
     const old_size: u64 = if (old != live_table.none) live_table.sizeOf(old) else 0;
     if (old != live_table.none) siteFree(handle, old, old_time);
     if (!tracked) {
