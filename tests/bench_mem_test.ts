@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { formatBenchmem, measureAllocations, OptionError } from "../mod.ts";
 import { loadFixture } from "./support/fixture.ts";
-import { supportScript } from "./support/child.ts";
+import { runDenoCommand, supportScript } from "./support/child.ts";
 
 Deno.test("measureAllocations reports bytes and allocations per operation", () => {
   const fixture = loadFixture();
@@ -36,14 +36,9 @@ Deno.test("measureAllocations options are checked", () => {
 Deno.test("benchAllocations reports B/op and allocs/op after deno bench, and as JSON", async () => {
   const json = await Deno.makeTempFile({ suffix: ".json" });
   try {
-    const output = await new Deno.Command(Deno.execPath(), {
-      args: ["bench", "-A", "--no-lock", supportScript("bench_mem_bench.ts")],
-      env: { NO_COLOR: "1", MOD_ALLOC_BENCH_JSON: json },
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const text = new TextDecoder().decode(output.stdout);
-    assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
+    const output = await runDenoCommand("bench", [supportScript("bench_mem_bench.ts")], { MOD_ALLOC_BENCH_JSON: json });
+    const text = output.stdout;
+    assert.equal(output.code, 0, output.stderr);
     assert.match(text, /native allocations \(mod-alloc, calling thread\):\nalloc_b x2 of 3000 B: \d+ B\/op/);
     const results = JSON.parse(await Deno.readTextFile(json)) as {
       name: string;

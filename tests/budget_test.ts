@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { AllocationBudgetError, assertAllocations, assertNoLeaks, OptionError } from "../mod.ts";
 import { loadFixture } from "./support/fixture.ts";
-import { supportScript } from "./support/child.ts";
+import { runDenoCommand, supportScript } from "./support/child.ts";
 
 Deno.test("a function within its budget passes and its result comes back", () => {
   const fixture = loadFixture();
@@ -56,14 +56,8 @@ Deno.test("bad budget values are rejected", () => {
 });
 
 async function runFailures(env: Record<string, string>): Promise<{ code: number; output: string }> {
-  const result = await new Deno.Command(Deno.execPath(), {
-    args: ["test", "-A", "--no-lock", supportScript("budget_failures.ts")],
-    env: { NO_COLOR: "1", ...env },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decoder = new TextDecoder();
-  return { code: result.code, output: decoder.decode(result.stdout) + decoder.decode(result.stderr) };
+  const result = await runDenoCommand("test", [supportScript("budget_failures.ts")], env);
+  return { code: result.code, output: result.stdout + result.stderr };
 }
 
 /** The number a message states for `label`, e.g. "totalBytes 40123 (...) > maxBytes 1000". */

@@ -2,22 +2,15 @@
 // exit codes, reports on failure, and bad usage.
 import assert from "node:assert/strict";
 import type { DhatFile } from "../api/dhat.ts";
+import { runDeno } from "./support/child.ts";
 import { hasCommand, screenshot } from "./support/tools.ts";
 
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
 const TARGETS = new URL("./support/profile_targets/", import.meta.url).pathname;
 const DEMO = new URL("../examples/profile_demo.ts", import.meta.url).pathname;
 
-async function profile(args: string[], cwd?: string) {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--no-lock", CLI, ...args],
-    cwd,
-    env: { NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decoder = new TextDecoder();
-  return { code: output.code, stdout: decoder.decode(output.stdout), stderr: decoder.decode(output.stderr) };
+function profile(args: string[]) {
+  return runDeno([CLI, ...args]);
 }
 
 Deno.test("the example's report names its JS functions, with a DHAT file and a flame graph", async () => {

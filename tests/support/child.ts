@@ -8,15 +8,25 @@ export interface ChildResult {
   stderr: string;
 }
 
-export async function runDeno(args: string[], env: Record<string, string> = {}): Promise<ChildResult> {
+/** Runs `deno <subcommand> -A --no-lock <args>` (run, test, bench). */
+export async function runDenoCommand(
+  subcommand: "run" | "test" | "bench",
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<ChildResult> {
   const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--no-lock", ...args],
+    args: [subcommand, "-A", "--no-lock", ...args],
     env: { NO_COLOR: "1", ...env },
     stdout: "piped",
     stderr: "piped",
   }).output();
   const decoder = new TextDecoder();
   return { code: output.code, stdout: decoder.decode(output.stdout), stderr: decoder.decode(output.stderr) };
+}
+
+/** Runs a script with `deno run -A`. */
+export function runDeno(args: string[], env: Record<string, string> = {}): Promise<ChildResult> {
+  return runDenoCommand("run", args, env);
 }
 
 /** Path of a script in tests/support/. */
