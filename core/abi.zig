@@ -5,7 +5,7 @@
 /// Bump on any change to an exported signature or to `StatsField`.
 /// (`abi_skew` is non-zero only in the test copy built to check that the
 /// loader refuses a mismatched library.)
-pub const abi_version: u32 = 2 + @import("build_options").abi_skew;
+pub const abi_version: u32 = 3 + @import("build_options").abi_skew;
 
 /// Order of the f64 values that `mod_alloc_snapshot` writes. f64 because
 /// Deno's FFI returns 64-bit integers as bigint, and counts stay exact in an

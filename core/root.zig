@@ -297,13 +297,6 @@ export fn mod_alloc_site_stats_count() u32 {
     return site_table.stats_values;
 }
 
-/// Site `index`'s statistics and frames (up to 64); -1 for an unused index.
-/// `lane` 0xff sums every thread; another value reads that lane only.
-export fn mod_alloc_site_read(index: u32, lane: u32, stats: *[site_table.stats_values]f64, frames: *[options.frames_max]u64) i32 {
-    const one: ?u8 = if (lane < site_table.stripes) @intCast(lane) else null;
-    return site_table.read(index, one, stats, frames);
-}
-
 export fn mod_alloc_sites_buffer() ?*anyopaque {
     return @ptrCast(site_snapshot.buffer());
 }

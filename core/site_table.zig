@@ -90,7 +90,8 @@ const state_ready: u32 = 2;
 
 pub const overflow_site: u32 = 0;
 
-/// Statistics of one site. Order is the ABI of `mod_alloc_site_read`.
+/// Statistics of one site. Order is the ABI of the snapshot records
+/// (`site_snapshot.zig`, `ffi/sites.ts`).
 pub const Stats = extern struct {
     alloc_count: std.atomic.Value(u64) = .init(0),
     total_bytes: std.atomic.Value(u64) = .init(0),

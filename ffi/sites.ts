@@ -7,7 +7,7 @@
 
 import type { NativeLibrary } from "./symbols.ts";
 
-/** Field order of `mod_alloc_site_read`'s statistics. */
+/** Field order of the statistics in each site record of a snapshot (`core/site_snapshot.zig`). */
 export const SITE_FIELDS = [
   "alloc_count",
   "total_bytes",

@@ -31,7 +31,6 @@ export const symbols = {
   mod_alloc_env_settings: { parameters: ["buffer"], result: "void" },
   mod_alloc_sites_summary: { parameters: ["buffer"], result: "void" },
   mod_alloc_site_stats_count: { parameters: [], result: "u32" },
-  mod_alloc_site_read: { parameters: ["u32", "u32", "buffer", "buffer"], result: "i32" },
   mod_alloc_current_lane: { parameters: [], result: "u32" },
   mod_alloc_sites_buffer: { parameters: [], result: "pointer" },
   mod_alloc_sites_buffer_bytes: { parameters: [], result: "f64" },

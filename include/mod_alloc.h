@@ -15,7 +15,7 @@
 extern "C" {
 #endif
 
-#define MOD_ALLOC_ABI_VERSION 2u
+#define MOD_ALLOC_ABI_VERSION 3u
 
 uint32_t mod_alloc_abi_version(void);
 

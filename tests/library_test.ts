@@ -36,7 +36,7 @@ Deno.test("a missing library is an error that lists the paths tried and the buil
 Deno.test("a library of another ABI version is refused with both versions named", async () => {
   const outcome = lastJson<Outcome>(await runDeno([supportScript("install_child.ts")], { MOD_ALLOC_LIB: SKEWED }));
   assert.equal(outcome.name, "AbiMismatchError");
-  assert.match(outcome.message!, /ABI version 1002, but this module needs version 2/);
+  assert.match(outcome.message!, /ABI version 1003, but this module needs version 3/);
 });
 
 Deno.test("a file that is not the library is reported, not crashed on", async () => {
