@@ -62,7 +62,7 @@ pub fn build(b: *std.Build) void {
     b.getInstallStep().dependOn(&b.addInstallArtifact(stress, .{ .dest_dir = .{ .override = .{ .custom = "bin/test" } } }).step);
 
     const unit_module = b.createModule(.{
-        .imports = &.{.{ .name = "build_options", .module = coreOptions(b, 0) }},
+        .imports = &.{.{ .name = "build_options", .module = coreOptions(b, 0, false) }},
         .root_source_file = b.path("core/unit_tests.zig"),
         .target = target,
         .optimize = b.option(std.lang.Optimize, "test-optimize", "optimize mode of the unit tests") orelse .safe,
@@ -90,7 +90,7 @@ fn addAarch64Steps(b: *std.Build) void {
         .optimize = .safe,
         .link_libc = true,
         .omit_frame_pointer = false,
-        .imports = &.{.{ .name = "build_options", .module = coreOptions(b, 0) }},
+        .imports = &.{.{ .name = "build_options", .module = coreOptions(b, 0, true) }},
     });
     const unit_tests = b.addTest(.{ .name = "unit-aarch64", .root_module = unit_module });
     const run_units = b.addSystemCommand(&.{ "qemu-aarch64", "-L", sysroot });
@@ -114,9 +114,12 @@ fn addAarch64Steps(b: *std.Build) void {
     step.dependOn(&run_sites.step);
 }
 
-fn coreOptions(b: *std.Build, abi_skew: u32) *std.Build.Module {
+/// `under_emulator`: the code runs under qemu-user, which accepts madvise
+/// but drops the advice, so tests of what the kernel does with it cannot hold.
+fn coreOptions(b: *std.Build, abi_skew: u32, under_emulator: bool) *std.Build.Module {
     const options = b.addOptions();
     options.addOption(u32, "abi_skew", abi_skew);
+    options.addOption(bool, "under_emulator", under_emulator);
     return options.createModule();
 }
 
@@ -135,7 +138,7 @@ fn addCore(
         // Tier 2 walks frame pointers through this library too.
         .omit_frame_pointer = false,
         .pic = true,
-        .imports = &.{.{ .name = "build_options", .module = coreOptions(b, abi_skew) }},
+        .imports = &.{.{ .name = "build_options", .module = coreOptions(b, abi_skew, false) }},
     });
     return b.addLibrary(.{ .name = name, .linkage = .dynamic, .root_module = core });
 }

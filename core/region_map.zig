@@ -68,35 +68,15 @@ pub fn RegionMap(comptime Entry: type) type {
         /// give the real cost, not the reserved address space.
         pub fn residentBytes(map: *Map) usize {
             const dir = map.getDirectory(false) orelse return 0;
-            var resident: usize = residentOf(@ptrCast(dir), directory_bytes);
+            var resident: usize = pages.residentBytes(@ptrCast(dir), directory_bytes);
             if (map.regions_mapped.load(.monotonic) == 0) return resident;
             for (0..regions_count) |index| {
                 const table = dir[index].load(.acquire) orelse continue;
-                resident += residentOf(@ptrCast(table), table_bytes);
+                resident += pages.residentBytes(@ptrCast(table), table_bytes);
             }
             return resident;
         }
     };
-}
-
-var mincore_vector: [4096]u8 = undefined;
-var mincore_lock: std.atomic.Value(bool) = .init(false);
-
-fn residentOf(start: [*]u8, bytes: usize) usize {
-    const page_size = 4096;
-    while (mincore_lock.swap(true, .acquire)) std.atomic.spinLoopHint();
-    defer mincore_lock.store(false, .release);
-    var resident: usize = 0;
-    var offset: usize = 0;
-    while (offset < bytes) {
-        const chunk = @min(bytes - offset, mincore_vector.len * page_size);
-        if (linux.errno(linux.mincore(start + offset, chunk, &mincore_vector)) != .SUCCESS) return resident;
-        for (mincore_vector[0 .. (chunk + page_size - 1) / page_size]) |flags| {
-            if (flags & 1 != 0) resident += page_size;
-        }
-        offset += chunk;
-    }
-    return resident;
 }
 
 test "an entry is found at its address and regions are mapped lazily" {
