@@ -5,7 +5,6 @@
 //! atomics written by the thread that owns the block they describe.
 
 const std = @import("std");
-const linux = std.os.linux;
 const pages = @import("pages.zig");
 
 pub const granule_shift = 4;
@@ -64,8 +63,7 @@ pub fn RegionMap(comptime Entry: type) type {
             return &table[(address & (region_bytes - 1)) >> granule_shift];
         }
 
-        /// Resident bytes (asks the kernel with mincore), so that reports
-        /// give the real cost, not the reserved address space.
+        /// Resident bytes of the directory and every mapped table.
         pub fn residentBytes(map: *Map) usize {
             const dir = map.getDirectory(false) orelse return 0;
             var resident: usize = pages.residentBytes(@ptrCast(dir), directory_bytes);
