@@ -74,6 +74,34 @@ pub fn build(b: *std.Build) void {
     test_step.dependOn(&b.addRunArtifact(unit_tests).step);
 
     addAarch64Steps(b);
+    addReleaseStep(b);
+}
+
+/// The platforms a release ships a prebuilt library for (`zig build release`).
+const release_targets = [_]struct { name: []const u8, arch: std.Target.Cpu.Arch }{
+    .{ .name = "x86_64-linux-gnu", .arch = .x86_64 },
+    .{ .name = "aarch64-linux-gnu", .arch = .aarch64 },
+};
+
+/// `zig build release`: the library for each release target, into
+/// `zig-out/release/<target>/libmod_alloc.so`. Baseline CPU (it is loaded
+/// into other people's processes), frame pointers kept (Tier 2 walks through
+/// it), debug info stripped and the build id derived from the contents, so
+/// the bytes depend on the sources and the compiler only: not on the
+/// checkout's path, the machine or the time (`tools/release.ts` checks it).
+fn addReleaseStep(b: *std.Build) void {
+    const step = b.step("release", "Build the release libraries for every supported platform");
+    for (release_targets) |release| {
+        const target = b.resolveTargetQuery(.{ .cpu_arch = release.arch, .os_tag = .linux, .abi = .gnu, .cpu_model = .baseline });
+        const library = addCore(b, "mod_alloc", target, .fast, 0);
+        library.root_module.strip = true;
+        library.build_id = .sha1;
+        const install = b.addInstallArtifact(library, .{
+            .dest_dir = .{ .override = .{ .custom = b.fmt("release/{s}", .{release.name}) } },
+            .dylib_symlinks = false,
+        });
+        step.dependOn(&install.step);
+    }
 }
 
 /// `zig build test-aarch64`: the unit tests (walker included) and the

@@ -43,6 +43,7 @@ export { Profiler, type ProfilerOptions } from "./api/profiler.ts";
 export {
   AbiMismatchError,
   InstallError,
+  LibraryIntegrityError,
   LibraryNotFoundError,
   ModAllocError,
   OptionError,

@@ -30,6 +30,12 @@ export class ModAllocError extends Error {
 /** The native library could not be found or opened. */
 export class LibraryNotFoundError extends ModAllocError {}
 
+/**
+ * A prebuilt library's bytes are not the ones this release pinned (a
+ * tampered or truncated download); it was not used and not cached.
+ */
+export class LibraryIntegrityError extends ModAllocError {}
+
 /** The native library was built for another version of this module. */
 export class AbiMismatchError extends ModAllocError {}
 

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { loadLibrary } from "../ffi/library.ts";
+import { loadLibrary, resolveLibrary } from "../ffi/library.ts";
 import { MODE, STATUS_ALREADY, STATUS_MESSAGES, STATUS_NOT_INSTALLED, STATUS_OK } from "../ffi/layout.ts";
 import { readSites, readSummary } from "../ffi/sites.ts";
 import { readStats } from "../ffi/stats.ts";
@@ -57,6 +57,39 @@ export class ModAlloc {
 
   private constructor(library: NativeLibrary) {
     this.#library = library;
+  }
+
+  /**
+   * Makes the native library available: finds a local one (`MOD_ALLOC_LIB`,
+   * a preloaded copy, a build next to the module, the cache) or downloads
+   * the prebuilt library of this release, checks its SHA-256 against the
+   * digest pinned in the module and caches it. Call it once before the
+   * first synchronous call when the module is imported from a registry;
+   * it is cheap when the library is already there. Does not start counting.
+   *
+   * Permissions: `--allow-ffi`; `--allow-env` for the variables it reads
+   * (`MOD_ALLOC_LIB`, `LD_PRELOAD`, `MOD_ALLOC_CACHE_DIR`, `XDG_CACHE_HOME`,
+   * `HOME`, `MOD_ALLOC_RELEASE_URL`; ungranted ones are skipped, never
+   * prompted for); `--allow-read` (and, for a download, `--allow-write`) on
+   * the cache directory; `--allow-net` on the release host for a download.
+   *
+   * @returns Where the library was found (`"MOD_ALLOC_LIB"`, `"LD_PRELOAD"`,
+   *   `"next to the module"`, `"cache"`, `"download"`) and its path.
+   * @throws {LibraryIntegrityError} when a download's digest is not the pinned one (nothing is cached).
+   * @throws {LibraryNotFoundError} when no library can be had; the message names the missing flag or variable.
+   *
+   * @example
+   * ```ts
+   * import { ModAlloc } from "../mod.ts";
+   *
+   * const { source } = await ModAlloc.load();
+   * console.log(source, ModAlloc.install().installed);
+   * ```
+   */
+  static async load(): Promise<{ path: string; source: string }> {
+    const found = await resolveLibrary();
+    loadLibrary();
+    return found;
   }
 
   /**

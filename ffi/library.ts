@@ -1,36 +1,51 @@
 /**
- * Finding and opening libmod_alloc.so: `MOD_ALLOC_LIB` names a path
- * explicitly; else a preloaded copy (`LD_PRELOAD`) is reused, so the module
- * talks to the instance that is already counting; else the build next to
- * this module (`zig-out/lib/`). The library is opened once per process and
- * never closed: GOT slots may point into it.
+ * Finding and opening libmod_alloc.so, in this order:
+ *
+ * 1. `MOD_ALLOC_LIB`, an explicit path (then the only candidate: silently
+ *    using another copy would hide a typo);
+ * 2. a copy preloaded with `LD_PRELOAD`, so the module talks to the instance
+ *    that is already counting;
+ * 3. a build next to this module (`zig-out/lib/`, when imported from a
+ *    `file:` checkout);
+ * 4. the verified cache of the release's prebuilt library;
+ * 5. a download of it ({@linkcode resolveLibrary}, asynchronous: see
+ *    `ModAlloc.load()`), checked against the pinned SHA-256.
+ *
+ * The library is opened once per process and never closed: GOT slots may
+ * point into it. Environment variables are read only when `--allow-env`
+ * already grants them (no prompt); a variable that could not be read is
+ * named in the error, with the flag that would let it be read.
  *
  * @module
  */
 
 import { AbiMismatchError, LibraryNotFoundError, UnsupportedPlatformError } from "../api/errors.ts";
+import { readEnvVar } from "./env.ts";
 import { ABI_VERSION } from "./layout.ts";
+import { cacheDirectory, downloadToCache, releaseAsset, releaseTarget, verifiedCachedCopy } from "./library_cache.ts";
 import { type NativeLibrary, symbols } from "./symbols.ts";
 
 /** File name of the library on Linux. */
 export const LIBRARY_FILE = "libmod_alloc.so";
 
-/** The one command that builds the library, for error messages. */
+/** The one command that builds the library from a checkout, for error messages. */
 export const BUILD_COMMAND = "bash tools/dev.sh build";
 
 let opened: NativeLibrary | undefined;
 
-function readEnv(name: string): string | undefined {
-  try {
-    const value = Deno.env.get(name);
-    return value === "" ? undefined : value;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotCapable) return undefined;
-    throw error;
-  }
+/** A path to try, and where it came from. */
+export interface LibraryCandidate {
+  path: string;
+  source: string;
 }
 
-function exists(path: string): boolean {
+/** The candidates found without downloading, and why others were passed over. */
+export interface LibrarySearch {
+  candidates: LibraryCandidate[];
+  notes: string[];
+}
+
+function isFile(path: string): boolean {
   try {
     return Deno.statSync(path).isFile;
   } catch (error) {
@@ -39,24 +54,61 @@ function exists(path: string): boolean {
   }
 }
 
-/** The paths tried, in order, each with where it came from. */
-export function libraryCandidates(): { path: string; source: string }[] {
-  const candidates: { path: string; source: string }[] = [];
-  const explicit = readEnv("MOD_ALLOC_LIB");
-  if (explicit !== undefined) {
-    // An explicit path is the only candidate: silently using another copy
-    // would hide a typo.
-    return [{ path: explicit, source: "MOD_ALLOC_LIB" }];
-  }
-  const preloaded = (readEnv("LD_PRELOAD") ?? "").split(/[:\s]+/).find((entry) =>
+function preloadedCopy(): string | undefined {
+  // ld.so splits LD_PRELOAD on colons and spaces.
+  return (readEnvVar("LD_PRELOAD").value ?? "").split(/[:\s]+/).find((entry) =>
     entry.endsWith(`/${LIBRARY_FILE}`) || entry === LIBRARY_FILE
   );
+}
+
+function cachedCopy(notes: string[]): LibraryCandidate | undefined {
+  const asset = releaseAsset();
+  if (asset === undefined) {
+    notes.push(`no prebuilt library is released for ${releaseTarget()}`);
+    return undefined;
+  }
+  const directory = cacheDirectory();
+  if (directory.path === undefined) {
+    notes.push(directory.problem!);
+    return undefined;
+  }
+  try {
+    const copy = verifiedCachedCopy(directory.path, asset);
+    if (copy.path !== undefined) return { path: copy.path, source: "cache" };
+    notes.push(`cache: ${copy.problem}`);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotCapable)) throw error;
+    notes.push(`cache: reading ${directory.path} needs --allow-read=${directory.path}`);
+  }
+  return undefined;
+}
+
+/**
+ * The paths to try, in order, without downloading anything.
+ *
+ * @returns The candidates and notes on the places passed over.
+ */
+export function searchLibrary(): LibrarySearch {
+  const notes: string[] = [];
+  const explicit = readEnvVar("MOD_ALLOC_LIB");
+  if (explicit.value !== undefined) return { candidates: [{ path: explicit.value, source: "MOD_ALLOC_LIB" }], notes };
+  if (explicit.denied) notes.push("MOD_ALLOC_LIB was not read: it needs --allow-env=MOD_ALLOC_LIB");
+  const candidates: LibraryCandidate[] = [];
+  const preloaded = preloadedCopy();
   if (preloaded !== undefined) candidates.push({ path: preloaded, source: "LD_PRELOAD" });
   const local = new URL(`../zig-out/lib/${LIBRARY_FILE}`, import.meta.url);
   if (local.protocol === "file:") {
-    candidates.push({ path: decodeURIComponent(local.pathname), source: "next to the module" });
+    const path = decodeURIComponent(local.pathname);
+    if (isFile(path)) candidates.push({ path, source: "next to the module" });
   }
-  return candidates;
+  const cached = cachedCopy(notes);
+  if (cached !== undefined) candidates.push(cached);
+  return { candidates, notes };
+}
+
+/** The paths tried, in order, each with where it came from (no download). */
+export function libraryCandidates(): LibraryCandidate[] {
+  return searchLibrary().candidates;
 }
 
 function checkPlatform(): void {
@@ -68,7 +120,19 @@ function checkPlatform(): void {
 }
 
 function open(path: string): NativeLibrary {
-  const library = Deno.dlopen(path, symbols);
+  let library: NativeLibrary;
+  try {
+    library = Deno.dlopen(path, symbols);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotCapable) {
+      throw new LibraryNotFoundError(
+        `Opening ${path} needs FFI permission: run with --allow-ffi (plain --allow-ffi: reading the counters ` +
+          `uses pointer views, which a path-scoped --allow-ffi=<file> does not cover).`,
+        { cause: error },
+      );
+    }
+    throw error;
+  }
   const version = library.symbols.mod_alloc_abi_version();
   if (version !== ABI_VERSION) {
     library.close();
@@ -80,14 +144,30 @@ function open(path: string): NativeLibrary {
   return library;
 }
 
-/** Opens the library once; later calls return the same instance. */
+function notFound(tried: string[], notes: string[]): LibraryNotFoundError {
+  const lines = [...tried, ...notes].map((line) => `  - ${line}`).join("\n") || "  (nothing)";
+  return new LibraryNotFoundError(
+    `Cannot load ${LIBRARY_FILE}. Looked at:\n${lines}\n` +
+      `Call \`await ModAlloc.load()\` once before the first use: it downloads the prebuilt library of this release, ` +
+      `checks its SHA-256 and caches it (needs --allow-net, and --allow-read/--allow-write on the cache directory). ` +
+      `Or set MOD_ALLOC_LIB to a library you built (from a checkout: \`${BUILD_COMMAND}\`).`,
+  );
+}
+
+/**
+ * Opens the library once; later calls return the same instance. Never downloads.
+ *
+ * @returns The opened library.
+ * @throws {LibraryNotFoundError} when no candidate can be opened (the message lists each and the fix).
+ * @throws {AbiMismatchError} when the library was built for another version of this module.
+ */
 export function loadLibrary(): NativeLibrary {
   if (opened !== undefined) return opened;
   checkPlatform();
-  const candidates = libraryCandidates();
+  const { candidates, notes } = searchLibrary();
   const tried: string[] = [];
   for (const { path, source } of candidates) {
-    if (!exists(path)) {
+    if (!isFile(path)) {
       tried.push(`${path} (${source}): no such file`);
       continue;
     }
@@ -95,14 +175,51 @@ export function loadLibrary(): NativeLibrary {
       opened = open(path);
       return opened;
     } catch (error) {
-      if (error instanceof AbiMismatchError || error instanceof Deno.errors.NotCapable) throw error;
+      if (error instanceof AbiMismatchError || error instanceof LibraryNotFoundError) throw error;
       tried.push(`${path} (${source}): ${(error as Error).message}`);
     }
   }
-  const list = tried.length > 0 ? tried.map((line) => `  - ${line}`).join("\n") : "  (none)";
-  throw new LibraryNotFoundError(
-    `Cannot load ${LIBRARY_FILE}. Tried:\n${list}\n` +
-      `Build it with \`${BUILD_COMMAND}\` (output: zig-out/lib/${LIBRARY_FILE}), ` +
-      `or set MOD_ALLOC_LIB to the path of a built library.`,
-  );
+  throw notFound(tried, notes);
+}
+
+/**
+ * The path of a usable library, downloading and caching the release's
+ * prebuilt one when nothing local is found. Does not open it.
+ *
+ * @returns The path and where it came from.
+ * @throws {LibraryIntegrityError} when a downloaded file's digest is not the pinned one.
+ * @throws {LibraryNotFoundError} when nothing is found and the download is impossible (the message names the flag).
+ */
+export async function resolveLibrary(): Promise<LibraryCandidate> {
+  checkPlatform();
+  const { candidates, notes } = searchLibrary();
+  const found = candidates.find(({ path }) => isFile(path));
+  if (found !== undefined) return found;
+  if (candidates.some(({ source }) => source === "MOD_ALLOC_LIB")) {
+    throw notFound([`${candidates[0].path} (MOD_ALLOC_LIB): no such file`], notes);
+  }
+  const asset = releaseAsset();
+  const directory = cacheDirectory();
+  if (asset === undefined || directory.path === undefined) throw notFound([], notes);
+  try {
+    return { path: await downloadToCache(directory.path, asset), source: "download" };
+  } catch (error) {
+    if (error instanceof Deno.errors.PermissionDenied || error instanceof Deno.errors.NotADirectory) {
+      throw new LibraryNotFoundError(
+        `The mod-alloc cache directory ${directory.path} is not writable (${(error as Error).message}): ` +
+          `set MOD_ALLOC_CACHE_DIR to a directory you can write, or MOD_ALLOC_LIB to a library you built.`,
+        { cause: error },
+      );
+    }
+    if (!(error instanceof Deno.errors.NotCapable)) throw error;
+    const message = (error as Error).message;
+    const flag = /net access/i.test(message)
+      ? `--allow-net (for the release server)`
+      : `--allow-read=${directory.path} --allow-write=${directory.path}`;
+    throw new LibraryNotFoundError(
+      `Downloading the mod-alloc library needs ${flag}: ${message}. ` +
+        `Or set MOD_ALLOC_LIB to a library you built.`,
+      { cause: error },
+    );
+  }
 }
