@@ -145,7 +145,11 @@ Deno.test({
   sanitizeResources: false,
   fn: async (t) => {
     const asset = await buildAsset();
-    assert.equal(sha256Hex(asset), RELEASE_ASSETS[TARGET].sha256, "the checkout no longer builds the pinned bytes");
+    assert.equal(
+      sha256Hex(asset),
+      RELEASE_ASSETS[TARGET].sha256,
+      "the checkout no longer builds the pinned bytes: run `deno task release` to pin the new ones",
+    );
     const scratch = await Deno.makeTempDir({ prefix: "mod-alloc-registry-" });
     const registry = await serveRegistry();
     try {
