@@ -1,0 +1,141 @@
+/**
+ * Comparing two profiles of the same program (a base, say from `main`, and
+ * a new one from a change): per-group changes in bytes, blocks and peak,
+ * and a verdict for CI against a growth threshold.
+ *
+ * @module
+ */
+
+import type { DhatFile, DhatSite } from "./dhat.ts";
+import { OptionError } from "./errors.ts";
+
+/** What one group allocated in one profile. */
+export interface DiffSide {
+  /** Bytes allocated over the run. */
+  totalBytes: number;
+  /** Blocks allocated over the run. */
+  allocCount: number;
+  /** Bytes live at the profile's global peak (DHAT t-gmax). */
+  atPeakBytes: number;
+  /** Bytes live at the end (DHAT t-end). */
+  endBytes: number;
+}
+
+/** One group's change. */
+export interface DiffRow {
+  label: string;
+  base: DiffSide;
+  next: DiffSide;
+}
+
+/** A whole comparison. */
+export interface ProfileDiff {
+  /** Groups sorted by the absolute change of `totalBytes`, largest first. */
+  rows: DiffRow[];
+  /** Totals of each profile. */
+  base: DiffSide & { peakBytes: number };
+  next: DiffSide & { peakBytes: number };
+}
+
+/** A growth limit: an absolute number of bytes or a percentage of the base. */
+export type GrowthLimit = { bytes: number } | { percent: number };
+
+const EMPTY: DiffSide = { totalBytes: 0, allocCount: 0, atPeakBytes: 0, endBytes: 0 };
+
+function sideOf(site: DhatSite): DiffSide {
+  return { totalBytes: site.pp.tb, allocCount: site.pp.tbk, atPeakBytes: site.pp.gb, endBytes: site.pp.eb };
+}
+
+function add(a: DiffSide, b: DiffSide): DiffSide {
+  return {
+    totalBytes: a.totalBytes + b.totalBytes,
+    allocCount: a.allocCount + b.allocCount,
+    atPeakBytes: a.atPeakBytes + b.atPeakBytes,
+    endBytes: a.endBytes + b.endBytes,
+  };
+}
+
+function grouped(sites: readonly DhatSite[], keyOf: (site: DhatSite) => string): Map<string, DiffSide> {
+  const groups = new Map<string, DiffSide>();
+  for (const site of sites) {
+    const key = keyOf(site);
+    groups.set(key, add(groups.get(key) ?? EMPTY, sideOf(site)));
+  }
+  return groups;
+}
+
+function totals(data: DhatFile, sites: readonly DhatSite[]): DiffSide & { peakBytes: number } {
+  const sum = sites.reduce((total, site) => add(total, sideOf(site)), EMPTY);
+  return { ...sum, peakBytes: data.modAlloc?.peakBytes ?? sum.atPeakBytes };
+}
+
+/**
+ * Compares two profiles group by group.
+ *
+ * @param base The earlier profile and its named sites.
+ * @param next The later profile and its named sites.
+ * @param keyOf The group of a site (default: its label).
+ * @returns Rows sorted by the size of the change, and the totals.
+ */
+export function diffProfiles(
+  base: { data: DhatFile; sites: readonly DhatSite[] },
+  next: { data: DhatFile; sites: readonly DhatSite[] },
+  keyOf: (site: DhatSite) => string = (site) => site.label,
+): ProfileDiff {
+  const before = grouped(base.sites, keyOf);
+  const after = grouped(next.sites, keyOf);
+  const labels = new Set([...before.keys(), ...after.keys()]);
+  const rows = [...labels].map((label) => ({
+    label,
+    base: before.get(label) ?? EMPTY,
+    next: after.get(label) ?? EMPTY,
+  }));
+  const change = (row: DiffRow) => Math.abs(row.next.totalBytes - row.base.totalBytes);
+  rows.sort((a, b) => change(b) - change(a) || a.label.localeCompare(b.label));
+  return { rows, base: totals(base.data, base.sites), next: totals(next.data, next.sites) };
+}
+
+/**
+ * Parses a growth limit: `"1048576"` or `"64KiB"`/`"1MiB"` bytes, or `"5%"`.
+ *
+ * @param text The option's value.
+ * @returns The limit.
+ * @throws {OptionError} when the text is neither.
+ */
+export function parseGrowthLimit(text: string): GrowthLimit {
+  const percent = /^(\d+(?:\.\d+)?)%$/.exec(text.trim());
+  if (percent !== null) return { percent: Number(percent[1]) };
+  const bytes = /^(\d+)\s*(B|KiB|MiB|GiB)?$/.exec(text.trim());
+  if (bytes !== null) {
+    const scale = { B: 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3 }[bytes[2] ?? "B"]!;
+    return { bytes: Number(bytes[1]) * scale };
+  }
+  throw new OptionError(
+    `--fail-on-growth ${JSON.stringify(text)}: expected a byte count (e.g. 65536 or 64KiB) or a percentage (e.g. 5%).`,
+  );
+}
+
+/**
+ * The totals that grew beyond the limit: total and peak bytes, and with a percentage also the allocation count.
+ *
+ * @param diff A comparison.
+ * @param limit The allowed growth.
+ * @returns One line per breach; empty when within the limit.
+ */
+export function growthBreaches(diff: ProfileDiff, limit: GrowthLimit): string[] {
+  // A byte limit applies to the byte totals; a percentage to every total.
+  const checks: [string, number, number][] = [
+    ["total bytes", diff.base.totalBytes, diff.next.totalBytes],
+    ["peak bytes", diff.base.peakBytes, diff.next.peakBytes],
+  ];
+  if ("percent" in limit) checks.push(["allocations", diff.base.allocCount, diff.next.allocCount]);
+  const breaches: string[] = [];
+  for (const [what, before, after] of checks) {
+    const allowed = "bytes" in limit ? limit.bytes : before * limit.percent / 100;
+    if (after - before > allowed) {
+      const shown = "bytes" in limit ? `${limit.bytes}` : `${limit.percent}%`;
+      breaches.push(`${what} grew from ${before} to ${after} (+${after - before}), more than the allowed ${shown}`);
+    }
+  }
+  return breaches;
+}
