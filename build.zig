@@ -10,11 +10,15 @@ pub fn build(b: *std.Build) void {
     // debug build (`-Doptimize=debug`) keeps its safety checks for hunting.
     const optimize = b.option(std.lang.Optimize, "optimize", "optimize mode of the library") orelse .fast;
 
-    const library = addCore(b, "mod_alloc", target, optimize, 0);
+    const library = addCore(b, "mod_alloc", target, optimize, .{});
     b.installArtifact(library);
     // A copy that claims another ABI version, for the loader's mismatch test.
-    const skewed = addCore(b, "mod_alloc_abi_skew", target, optimize, 1000);
+    const skewed = addCore(b, "mod_alloc_abi_skew", target, optimize, .{ .abi_skew = 1000 });
     b.getInstallStep().dependOn(&b.addInstallArtifact(skewed, .{ .dest_dir = .{ .override = .{ .custom = "lib/test" } } }).step);
+    // A copy whose patch table holds two slots: install fails part way (rollback test).
+    const tiny_patch = addCore(b, "mod_alloc_tiny_patch_table", target, optimize, .{ .patch_records_max = 2 });
+    b.getInstallStep().dependOn(&b.addInstallArtifact(tiny_patch, .{ .dest_dir = .{ .override = .{ .custom = "lib/test" } } }).step);
+    addInstallRaceFixtures(b, target);
     b.installFile("include/mod_alloc.h", "include/mod_alloc.h");
 
     const fixture = b.createModule(.{
@@ -62,7 +66,7 @@ pub fn build(b: *std.Build) void {
     b.getInstallStep().dependOn(&b.addInstallArtifact(stress, .{ .dest_dir = .{ .override = .{ .custom = "bin/test" } } }).step);
 
     const unit_module = b.createModule(.{
-        .imports = &.{.{ .name = "build_options", .module = coreOptions(b, 0, false) }},
+        .imports = &.{.{ .name = "build_options", .module = coreOptions(b, .{}) }},
         .root_source_file = b.path("core/unit_tests.zig"),
         .target = target,
         .optimize = b.option(std.lang.Optimize, "test-optimize", "optimize mode of the unit tests") orelse .safe,
@@ -93,7 +97,7 @@ fn addReleaseStep(b: *std.Build) void {
     const step = b.step("release", "Build the release libraries for every supported platform");
     for (release_targets) |release| {
         const target = b.resolveTargetQuery(.{ .cpu_arch = release.arch, .os_tag = .linux, .abi = .gnu, .cpu_model = .baseline });
-        const library = addCore(b, "mod_alloc", target, .fast, 0);
+        const library = addCore(b, "mod_alloc", target, .fast, .{});
         library.root_module.strip = true;
         library.build_id = .sha1;
         const install = b.addInstallArtifact(library, .{
@@ -118,7 +122,7 @@ fn addAarch64Steps(b: *std.Build) void {
         .optimize = .safe,
         .link_libc = true,
         .omit_frame_pointer = false,
-        .imports = &.{.{ .name = "build_options", .module = coreOptions(b, 0, true) }},
+        .imports = &.{.{ .name = "build_options", .module = coreOptions(b, .{ .under_emulator = true }) }},
     });
     const unit_tests = b.addTest(.{ .name = "unit-aarch64", .root_module = unit_module });
     const run_units = b.addSystemCommand(&.{ "qemu-aarch64", "-L", sysroot });
@@ -127,7 +131,7 @@ fn addAarch64Steps(b: *std.Build) void {
 
     // The library itself, preloaded into a C program that allocates from
     // many call sites with backtraces on: hooks and walker on aarch64.
-    const library = addCore(b, "mod_alloc", target, .fast, 0);
+    const library = addCore(b, "mod_alloc", target, .fast, .{});
     const sites_module = b.createModule(.{ .target = target, .optimize = .debug, .link_libc = true, .omit_frame_pointer = false });
     sites_module.addCSourceFile(.{ .file = b.path("tests/fixture/sites_main.c"), .flags = &.{ "-std=gnu11", "-O1", "-fno-omit-frame-pointer", "-fno-optimize-sibling-calls" } });
     sites_module.addIncludePath(b.path("include"));
@@ -142,13 +146,40 @@ fn addAarch64Steps(b: *std.Build) void {
     step.dependOn(&run_sites.step);
 }
 
-/// `under_emulator`: the code runs under qemu-user, which accepts madvise
-/// but drops the advice, so tests of what the kernel does with it cannot hold.
-fn coreOptions(b: *std.Build, abi_skew: u32, under_emulator: bool) *std.Build.Module {
+/// Compile-time options of the core. `under_emulator`: the code runs under
+/// qemu-user, which accepts madvise but drops the advice, so tests of what
+/// the kernel does with it cannot hold. `patch_records_max`: the GOT patch
+/// table's size, made tiny only in a test build.
+const CoreOptions = struct {
+    abi_skew: u32 = 0,
+    under_emulator: bool = false,
+    patch_records_max: u32 = 4096,
+};
+
+fn coreOptions(b: *std.Build, core_options: CoreOptions) *std.Build.Module {
     const options = b.addOptions();
-    options.addOption(u32, "abi_skew", abi_skew);
-    options.addOption(bool, "under_emulator", under_emulator);
+    options.addOption(u32, "abi_skew", core_options.abi_skew);
+    options.addOption(bool, "under_emulator", core_options.under_emulator);
+    options.addOption(u32, "patch_records_max", core_options.patch_records_max);
     return options.createModule();
+}
+
+/// The install/dlopen race and rollback program, and the library it loads
+/// (full RELRO, BIND_NOW: ld.so protects its GOT only after relocating it).
+fn addInstallRaceFixtures(b: *std.Build, target: std.Build.ResolvedTarget) void {
+    const target_module = b.createModule(.{ .target = target, .optimize = .debug, .link_libc = true });
+    target_module.addCSourceFile(.{ .file = b.path("tests/fixture/dlopen_target.c"), .flags = &.{ "-std=gnu11", "-O1", "-fno-builtin" } });
+    const target_library = b.addLibrary(.{ .name = "dlopen_target", .linkage = .dynamic, .root_module = target_module });
+    target_library.link_z_relro = true;
+    target_library.link_z_lazy = false;
+    b.getInstallStep().dependOn(&b.addInstallArtifact(target_library, .{ .dest_dir = .{ .override = .{ .custom = "lib/test" } } }).step);
+
+    const race_module = b.createModule(.{ .target = target, .optimize = .debug, .link_libc = true });
+    race_module.addCSourceFile(.{ .file = b.path("tests/fixture/install_race.c"), .flags = &.{ "-std=gnu11", "-O1", "-fno-builtin", "-Wall", "-Werror" } });
+    race_module.linkSystemLibrary("pthread", .{});
+    race_module.linkSystemLibrary("dl", .{});
+    const race = b.addExecutable(.{ .name = "install_race", .root_module = race_module });
+    b.getInstallStep().dependOn(&b.addInstallArtifact(race, .{ .dest_dir = .{ .override = .{ .custom = "bin/test" } } }).step);
 }
 
 fn addCore(
@@ -156,7 +187,7 @@ fn addCore(
     name: []const u8,
     target: std.Build.ResolvedTarget,
     optimize: std.lang.Optimize,
-    abi_skew: u32,
+    core_options: CoreOptions,
 ) *std.Build.Step.Compile {
     const core = b.createModule(.{
         .root_source_file = b.path("core/root.zig"),
@@ -166,7 +197,7 @@ fn addCore(
         // Tier 2 walks frame pointers through this library too.
         .omit_frame_pointer = false,
         .pic = true,
-        .imports = &.{.{ .name = "build_options", .module = coreOptions(b, abi_skew, false) }},
+        .imports = &.{.{ .name = "build_options", .module = coreOptions(b, core_options) }},
     });
     return b.addLibrary(.{ .name = name, .linkage = .dynamic, .root_module = core });
 }

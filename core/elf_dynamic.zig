@@ -15,6 +15,9 @@ pub const PhdrInfo = extern struct {
     name: ?[*:0]const u8,
     phdr: [*]const Phdr,
     phnum: u16,
+    /// Objects loaded and unloaded in the process so far (glibc 2.4+).
+    adds: u64,
+    subs: u64,
 };
 
 pub const Phdr = extern struct {
@@ -45,7 +48,6 @@ const pt_gnu_relro = 0x6474e552;
 
 const dt_null = 0;
 const dt_pltrelsz = 2;
-const dt_hash = 4;
 const dt_strtab = 5;
 const dt_symtab = 6;
 const dt_rela = 7;
@@ -72,6 +74,9 @@ pub extern fn dl_iterate_phdr(callback: Callback, context: ?*anyopaque) callconv
 pub const Module = struct {
     base: usize,
     name: [*:0]const u8,
+    /// Objects unloaded in the process when this was read: a change means a
+    /// base address may now belong to another object.
+    unloads_total: u64 = 0,
     /// Lowest and highest mapped address (PT_LOAD segments).
     start: usize = 0,
     end: usize = 0,
@@ -80,14 +85,13 @@ pub const Module = struct {
     symtab: ?[*]const Sym = null,
     strtab: ?[*:0]const u8 = null,
     gnu_hash: ?[*]const u32 = null,
-    sysv_hash: ?[*]const u32 = null,
     rela: ?[*]const Rela = null,
     rela_count: usize = 0,
     jmprel: ?[*]const Rela = null,
     jmprel_count: usize = 0,
 
     pub fn fromInfo(info: *const PhdrInfo) Module {
-        var module: Module = .{ .base = info.addr, .name = info.name orelse "" };
+        var module: Module = .{ .base = info.addr, .name = info.name orelse "", .unloads_total = info.subs };
         var dynamic: ?[*]const Dyn = null;
         module.start = std.math.maxInt(usize);
         for (info.phdr[0..info.phnum]) |ph| {
@@ -128,7 +132,6 @@ pub const Module = struct {
                 dt_symtab => module.symtab = @ptrFromInt(module.absolute(value)),
                 dt_strtab => module.strtab = @ptrFromInt(module.absolute(value)),
                 dt_gnu_hash => module.gnu_hash = @ptrFromInt(module.absolute(value)),
-                dt_hash => module.sysv_hash = @ptrFromInt(module.absolute(value)),
                 dt_rela => module.rela = @ptrFromInt(module.absolute(value)),
                 dt_relasz => rela_bytes = value,
                 dt_jmprel => module.jmprel = @ptrFromInt(module.absolute(value)),
@@ -142,10 +145,6 @@ pub const Module = struct {
 
     pub fn contains(module: *const Module, address: usize) bool {
         return address >= module.start and address < module.end;
-    }
-
-    pub fn inRelro(module: *const Module, address: usize) bool {
-        return address >= module.relro_start and address < module.relro_end;
     }
 
     pub fn symbolName(module: *const Module, index: usize) ?[*:0]const u8 {

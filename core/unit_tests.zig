@@ -2,6 +2,7 @@
 //! `hooks.zig`: the test binary must not export a malloc of its own.
 test {
     _ = @import("elf_dynamic.zig");
+    _ = @import("page_protection.zig");
     _ = @import("SpinLock.zig");
     _ = @import("counters.zig");
     _ = @import("live_table.zig");

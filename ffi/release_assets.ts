@@ -24,12 +24,12 @@ export interface ReleaseAsset {
 export const RELEASE_ASSETS: Readonly<Record<string, ReleaseAsset>> = {
   "x86_64-linux-gnu": {
     file: "libmod_alloc-x86_64-linux-gnu.so",
-    sha256: "ecec1fb66b97aa3c75f4beb3331c78f720666b57f8d682eb0f5dad557899164b",
-    bytes: 111864,
+    sha256: "d85c5e7ba322f2858eaf07a9704c4a18f7c2f78f93c9871a2bb26a5ee3c2223f",
+    bytes: 115800,
   },
   "aarch64-linux-gnu": {
     file: "libmod_alloc-aarch64-linux-gnu.so",
-    sha256: "7f5a93944f52b41239c6b3e71ec24b6c27d6daa5489ac8f55bfb1b8a65c2c413",
-    bytes: 107752,
+    sha256: "fbbaf6e4d8102f8270467034320fdc4ef3c48dcedadad6b41cd6071bd7f1f4ca",
+    bytes: 110408,
   },
 };

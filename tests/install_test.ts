@@ -51,3 +51,39 @@ Deno.test("after uninstall nothing is counted, the process keeps working, and in
   assertCounts(out.reinstalled, { allocCount: 1, freeCount: 1, totalBytes: 100 });
   assert.equal(out.installedAgain, true);
 });
+
+const ZIG_OUT = new URL("../zig-out/", import.meta.url).pathname;
+const INSTALL_RACE = `${ZIG_OUT}bin/test/install_race`;
+
+async function installRace(args: string[]): Promise<{ code: number; out: Record<string, number>; stderr: string }> {
+  const output = await new Deno.Command(INSTALL_RACE, {
+    args,
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(120_000), // a deadlock fails the test instead of hanging the suite
+  }).output();
+  const stdout = new TextDecoder().decode(output.stdout);
+  const stderr = new TextDecoder().decode(output.stderr);
+  assert.notEqual(stdout.trim(), "", `no output (exit ${output.code}, signal ${output.signal}): ${stderr}`);
+  return { code: output.code, out: JSON.parse(stdout), stderr };
+}
+
+Deno.test("install racing another thread's dlopen neither crashes nor hangs, and counts a later library exactly", async () => {
+  const { code, out, stderr } = await installRace([
+    "race",
+    `${ZIG_OUT}lib/libmod_alloc.so`,
+    `${ZIG_OUT}lib/test/libdlopen_target.so`,
+    "200",
+  ]);
+  assert.equal(code, 0, `${JSON.stringify(out)} ${stderr}`);
+  assert.ok(out.loads >= 200 && out.rounds > 0, JSON.stringify(out));
+  assert.equal(out.installFailures, 0);
+  assert.equal(out.counted, 100);
+});
+
+Deno.test("an install that fails part way puts every slot back, counts nothing, and a retry fails the same way", async () => {
+  const { code, out } = await installRace(["rollback", `${ZIG_OUT}lib/test/libmod_alloc_tiny_patch_table.so`]);
+  // -1 patch_table_full twice (not "already installed"), nothing counted, 2 not_installed.
+  assert.deepEqual(out, { first: -1, second: -1, counted: 0, uninstall: 2 });
+  assert.equal(code, 0);
+});
