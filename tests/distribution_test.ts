@@ -90,34 +90,22 @@ interface RunOptions {
   env?: Record<string, string>;
 }
 
-/** A child deno that imports mod.ts from the registry, with the permissions a user would grant. */
-async function runRegistryUser(options: RunOptions): Promise<ChildResult & { outcome: Outcome }> {
-  const host = new URL(options.registry.url).host;
-  const releaseHost = new URL(options.releaseUrl).host;
-  const args = [
-    "run",
-    "--no-lock",
-    `--allow-import=${host}`,
-    "--allow-ffi",
-    "--allow-env",
-    `--allow-read=${options.cacheDir},${ROOT}`,
-    `--allow-write=${options.cacheDir}`,
-    ...(options.net === false ? [] : [`--allow-net=${releaseHost}`]),
-    supportScript("registry_child.ts"),
-    `${options.registry.url}/mod.ts`,
-  ];
-  const env: Record<string, string> = {
-    NO_COLOR: "1",
-    PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
-    HOME: options.denoDir,
-    DENO_DIR: options.denoDir,
-    MOD_ALLOC_CACHE_DIR: options.cacheDir,
-    MOD_ALLOC_RELEASE_URL: options.releaseUrl,
-    ...options.env,
-  };
+/** A child deno that imports mod.ts from the registry with the given permission flags. */
+async function runRegistryChild(
+  registry: FileServer,
+  permissions: string[],
+  env: Record<string, string>,
+): Promise<ChildResult & { outcome: Outcome }> {
   const output = await new Deno.Command(Deno.execPath(), {
-    args,
-    env,
+    args: [
+      "run",
+      "--no-lock",
+      `--allow-import=${new URL(registry.url).host}`,
+      ...permissions,
+      supportScript("registry_child.ts"),
+      `${registry.url}/mod.ts`,
+    ],
+    env: { NO_COLOR: "1", PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin", ...env },
     clearEnv: true,
     stdout: "piped",
     stderr: "piped",
@@ -125,6 +113,24 @@ async function runRegistryUser(options: RunOptions): Promise<ChildResult & { out
   const decoder = new TextDecoder();
   const result = { code: output.code, stdout: decoder.decode(output.stdout), stderr: decoder.decode(output.stderr) };
   return { ...result, outcome: lastJson<Outcome>(result) };
+}
+
+/** A registry user with the permissions a user would grant. */
+function runRegistryUser(options: RunOptions): Promise<ChildResult & { outcome: Outcome }> {
+  const releaseHost = new URL(options.releaseUrl).host;
+  return runRegistryChild(options.registry, [
+    "--allow-ffi",
+    "--allow-env",
+    `--allow-read=${options.cacheDir},${ROOT}`,
+    `--allow-write=${options.cacheDir}`,
+    ...(options.net === false ? [] : [`--allow-net=${releaseHost}`]),
+  ], {
+    HOME: options.denoDir,
+    DENO_DIR: options.denoDir,
+    MOD_ALLOC_CACHE_DIR: options.cacheDir,
+    MOD_ALLOC_RELEASE_URL: options.releaseUrl,
+    ...options.env,
+  });
 }
 
 function cachedFile(cacheDir: string): string {
@@ -244,25 +250,19 @@ Deno.test({
         assert.equal(exists(cachedFile(cacheDir)), false);
       });
 
+      await t.step("without --allow-ffi the message names the flag", async () => {
+        const { outcome } = await runRegistryChild(registry, ["--allow-env", `--allow-read=${ROOT}`], {
+          DENO_DIR: denoDir,
+          MOD_ALLOC_LIB: LIBRARY_PATH,
+        });
+        assert.equal(outcome.name, "LibraryNotFoundError");
+        assert.match(outcome.message!, /needs FFI permission: run with --allow-ffi/);
+      });
+
       await t.step("without --allow-env for MOD_ALLOC_LIB the error says it was not read", async () => {
-        const output = await new Deno.Command(Deno.execPath(), {
-          args: [
-            "run",
-            "--no-lock",
-            `--allow-import=${new URL(registry.url).host}`,
-            "--allow-ffi",
-            supportScript("registry_child.ts"),
-            `${registry.url}/mod.ts`,
-          ],
-          env: { NO_COLOR: "1", DENO_DIR: denoDir, MOD_ALLOC_LIB: LIBRARY_PATH },
-          stdout: "piped",
-          stderr: "piped",
-        }).output();
-        const decoder = new TextDecoder();
-        const outcome = lastJson<Outcome>({
-          code: output.code,
-          stdout: decoder.decode(output.stdout),
-          stderr: decoder.decode(output.stderr),
+        const { outcome } = await runRegistryChild(registry, ["--allow-ffi"], {
+          DENO_DIR: denoDir,
+          MOD_ALLOC_LIB: LIBRARY_PATH,
         });
         assert.equal(outcome.ok, false);
         assert.match(outcome.message!, /MOD_ALLOC_LIB was not read: it needs --allow-env=MOD_ALLOC_LIB/);
