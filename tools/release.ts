@@ -87,7 +87,10 @@ ${entries}
 
 /** Copies the checkout's files (tracked, and new ones not ignored) into `dir`. */
 async function copyCheckout(dir: string): Promise<void> {
-  const { stdout } = await new Deno.Command("git", { args: ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd: rootPath }).output();
+  const { stdout } = await new Deno.Command("git", {
+    args: ["ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+    cwd: rootPath,
+  }).output();
   const files = new TextDecoder().decode(stdout).split("\0").filter((file) => file !== "");
   for (const file of files) {
     const slash = file.lastIndexOf("/");
