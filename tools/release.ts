@@ -95,7 +95,9 @@ async function copyCheckout(dir: string): Promise<void> {
   for (const file of files) {
     const slash = file.lastIndexOf("/");
     if (slash > 0) Deno.mkdirSync(`${dir}/${file.slice(0, slash)}`, { recursive: true });
-    Deno.copyFileSync(`${rootPath}${file}`, `${dir}/${file}`);
+    const info = Deno.lstatSync(`${rootPath}${file}`);
+    if (info.isSymlink) Deno.symlinkSync(Deno.readLinkSync(`${rootPath}${file}`), `${dir}/${file}`);
+    else if (info.isFile) Deno.copyFileSync(`${rootPath}${file}`, `${dir}/${file}`);
   }
 }
 
