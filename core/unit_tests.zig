@@ -3,6 +3,7 @@
 test {
     _ = @import("elf_dynamic.zig");
     _ = @import("page_protection.zig");
+    _ = @import("go_program.zig");
     _ = @import("SpinLock.zig");
     _ = @import("counters.zig");
     _ = @import("live_table.zig");
