@@ -19,7 +19,7 @@
  * @module
  */
 
-export type { AllocStats, ScopeStats, ThreadScope } from "./api/alloc_stats.ts";
+export type { AllocStats, ScopeStats, ThreadScope } from "./types/alloc_stats.ts";
 export { type InstallMode, type InstallOptions, ModAlloc, type SnapshotOptions } from "./api/mod_alloc.ts";
 export type { CallSite, CallSiteOrder, CallSitesOptions, CallSiteTable, Frame } from "./api/call_sites.ts";
 export { formatBytes } from "./api/report.ts";
@@ -50,4 +50,4 @@ export {
   ReportError,
   StateError,
   UnsupportedPlatformError,
-} from "./api/errors.ts";
+} from "./types/errors.ts";

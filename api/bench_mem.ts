@@ -6,8 +6,8 @@
  * @module
  */
 
-import type { ThreadScope } from "./alloc_stats.ts";
-import { OptionError } from "./errors.ts";
+import type { ThreadScope } from "../types/alloc_stats.ts";
+import { OptionError } from "../types/errors.ts";
 import { ModAlloc } from "./mod_alloc.ts";
 import { threadScope } from "./options.ts";
 import { formatBytes } from "./report.ts";

@@ -5,9 +5,9 @@
  * @module
  */
 
-import type { ScopeStats, ThreadScope } from "./alloc_stats.ts";
+import type { ScopeStats, ThreadScope } from "../types/alloc_stats.ts";
 import type { CallSite } from "./call_sites.ts";
-import { ModAllocError, OptionError } from "./errors.ts";
+import { ModAllocError, OptionError } from "../types/errors.ts";
 import { ModAlloc } from "./mod_alloc.ts";
 import { threadScope } from "./options.ts";
 import { Profiler } from "./profiler.ts";

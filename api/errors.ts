@@ -1,55 +1,9 @@
 /**
- * Error classes. Each message says what was wrong and what to do next.
+ * The error classes, re-exported where the public API used to define them.
+ * They live in `types/errors.ts`, below `ffi/`, so that the FFI layer can
+ * throw them without importing upwards.
  *
  * @module
  */
 
-/**
- * Base class of every error mod-alloc throws; the subclasses say which
- * kind of problem it is.
- *
- * @example
- * ```ts
- * import { ModAlloc, ModAllocError } from "../mod.ts";
- *
- * try {
- *   ModAlloc.install({ frames: 0 });
- * } catch (error) {
- *   console.log(error instanceof ModAllocError, (error as Error).name); // true "OptionError"
- * }
- * ```
- */
-export class ModAllocError extends Error {
-  /** Creates an error with a message that says what to do next. */
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = new.target.name;
-  }
-}
-
-/** The native library could not be found or opened. */
-export class LibraryNotFoundError extends ModAllocError {}
-
-/**
- * A prebuilt library's bytes are not the ones this release pinned (a
- * tampered or truncated download); it was not used and not cached.
- */
-export class LibraryIntegrityError extends ModAllocError {}
-
-/** The native library was built for another version of this module. */
-export class AbiMismatchError extends ModAllocError {}
-
-/** This OS or CPU is not supported. */
-export class UnsupportedPlatformError extends ModAllocError {}
-
-/** Installing or uninstalling the hooks failed. */
-export class InstallError extends ModAllocError {}
-
-/** An API was used in a state where it cannot work (e.g. stop twice). */
-export class StateError extends ModAllocError {}
-
-/** An option had an invalid value. */
-export class OptionError extends ModAllocError {}
-
-/** A report file could not be written. */
-export class ReportError extends ModAllocError {}
+export * from "../types/errors.ts";

@@ -5,12 +5,12 @@
  */
 
 import { loadLibrary, resolveLibrary } from "../ffi/library.ts";
-import { MODE, STATUS_ALREADY, STATUS_MESSAGES, STATUS_NOT_INSTALLED, STATUS_OK } from "../ffi/layout.ts";
+import { MODE, STATUS } from "../ffi/layout.ts";
 import { readSites, readSummary } from "../ffi/sites.ts";
 import { readStats } from "../ffi/stats.ts";
 import type { NativeLibrary } from "../ffi/symbols.ts";
 import { Symbolizer } from "../symbols/symbolizer.ts";
-import type { AllocStats, ThreadScope } from "./alloc_stats.ts";
+import type { AllocStats, ThreadScope } from "../types/alloc_stats.ts";
 import {
   buildCallSites,
   type CallSite,
@@ -20,9 +20,10 @@ import {
   siteTable,
 } from "./call_sites.ts";
 import { finishDhatFile } from "./dhat.ts";
-import { InstallError, ReportError } from "./errors.ts";
+import { ReportError } from "../types/errors.ts";
 import { type InstallOptions, installSettings, threadScope } from "./options.ts";
 import { formatCallSiteTable } from "./report.ts";
+import { checkStatus } from "./status.ts";
 
 export type { InstallOptions };
 
@@ -123,22 +124,19 @@ export class ModAlloc {
 
   #configure(settings: Required<InstallOptions>): void {
     if (!settings.backtraces) return;
-    const status = this.#library.symbols.mod_alloc_configure(1, settings.frames, settings.buckets);
-    if (status !== STATUS_OK && status !== STATUS_ALREADY) {
-      throw new InstallError(
-        `ModAlloc.install({ backtraces: true, frames: ${settings.frames}, buckets: ${settings.buckets} }) failed: ` +
-          `${STATUS_MESSAGES[status] ?? `status ${status}`}.`,
-      );
-    }
+    checkStatus(
+      this.#library.symbols.mod_alloc_configure(1, settings.frames, settings.buckets),
+      [STATUS.ok, STATUS.already_installed],
+      `ModAlloc.install({ backtraces: true, frames: ${settings.frames}, buckets: ${settings.buckets} })`,
+    );
   }
 
   #install(): void {
-    const status = this.#library.symbols.mod_alloc_install();
-    if (status !== STATUS_OK && status !== STATUS_ALREADY) {
-      throw new InstallError(
-        `ModAlloc.install() failed: ${STATUS_MESSAGES[status] ?? `unknown status ${status}`}.`,
-      );
-    }
+    checkStatus(
+      this.#library.symbols.mod_alloc_install(),
+      [STATUS.ok, STATUS.already_installed],
+      "ModAlloc.install()",
+    );
   }
 
   /** True while allocations are being counted. */
@@ -203,10 +201,7 @@ export class ModAlloc {
    * ```
    */
   uninstall(): void {
-    const status = this.#library.symbols.mod_alloc_uninstall();
-    if (status !== STATUS_OK && status !== STATUS_NOT_INSTALLED) {
-      throw new InstallError(`ModAlloc.uninstall() failed: ${STATUS_MESSAGES[status] ?? `status ${status}`}.`);
-    }
+    checkStatus(this.#library.symbols.mod_alloc_uninstall(), [STATUS.ok, STATUS.not_installed], "ModAlloc.uninstall()");
   }
 
   /** True when call sites (Tier 2) are being recorded. */

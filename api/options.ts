@@ -5,8 +5,8 @@
  */
 
 import type { NativeLibrary } from "../ffi/symbols.ts";
-import type { ThreadScope } from "./alloc_stats.ts";
-import { OptionError } from "./errors.ts";
+import type { ThreadScope } from "../types/alloc_stats.ts";
+import { OptionError } from "../types/errors.ts";
 
 /** Options of `ModAlloc.install`. */
 export interface InstallOptions {

@@ -8,9 +8,9 @@ import { currentLane, type RawSite, readSites, setSiteBaseline } from "../ffi/si
 import { readMarkPeak, readStats } from "../ffi/stats.ts";
 import type { NativeLibrary } from "../ffi/symbols.ts";
 import { loadLibrary } from "../ffi/library.ts";
-import type { AllocStats, ScopeStats, ThreadScope } from "./alloc_stats.ts";
+import type { AllocStats, ScopeStats, ThreadScope } from "../types/alloc_stats.ts";
 import { buildCallSites, type CallSite, type CallSitesOptions, callSitesOptions } from "./call_sites.ts";
-import { OptionError, StateError } from "./errors.ts";
+import { OptionError, StateError } from "../types/errors.ts";
 import { ModAlloc } from "./mod_alloc.ts";
 import { threadScope } from "./options.ts";
 

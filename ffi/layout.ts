@@ -39,20 +39,23 @@ export const SCOPE = { all: 0, current: 1 } as const;
 /** `abi.Mode`. */
 export const MODE = { none: 0, preload: 1, runtime: 2 } as const;
 
-/** `abi.Status`, with what each means for a user. */
-export const STATUS_MESSAGES: Readonly<Record<number, string>> = {
-  [-1]: "the table of patched GOT slots is full: the process has more allocator imports than mod-alloc can record",
-  [-2]:
-    "mprotect refused to make a RELRO page writable, so the allocator imports could not be patched (a seccomp or SELinux policy may forbid it); preload the library with LD_PRELOAD instead",
-  [-3]: "glibc's libc.so was not found among the loaded objects: mod-alloc wraps glibc's allocator only",
-  [-4]: "this platform is not supported",
-  [-5]:
-    "the process does not use glibc's malloc (another allocator such as jemalloc is interposed), so mod-alloc will not redirect its calls",
-};
+/**
+ * `abi.Status`: the results of install, uninstall and configure, by name.
+ * What each means for a user, and what to do next, is `api/status.ts`'s job.
+ */
+export const STATUS = {
+  ok: 0,
+  already_installed: 1,
+  not_installed: 2,
+  patch_table_full: -1,
+  mprotect_failed: -2,
+  libc_not_found: -3,
+  unsupported_platform: -4,
+  foreign_allocator: -5,
+  invalid_option: -6,
+  config_conflict: -7,
+  out_of_memory: -8,
+} as const;
 
-/** Status codes that are not errors. */
-export const STATUS_OK = 0;
-/** Install when already installed; uninstall when not installed. */
-export const STATUS_ALREADY = 1;
-/** Uninstall when not installed. */
-export const STATUS_NOT_INSTALLED = 2;
+/** Name of one status code. */
+export type StatusName = keyof typeof STATUS;

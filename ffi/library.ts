@@ -19,7 +19,7 @@
  * @module
  */
 
-import { AbiMismatchError, LibraryNotFoundError, UnsupportedPlatformError } from "../api/errors.ts";
+import { AbiMismatchError, LibraryNotFoundError, UnsupportedPlatformError } from "../types/errors.ts";
 import { readEnvVar } from "./env.ts";
 import { ABI_VERSION } from "./layout.ts";
 import { cacheDirectory, downloadToCache, releaseAsset, releaseTarget, verifiedCachedCopy } from "./library_cache.ts";

@@ -15,7 +15,7 @@
  */
 
 import { createHash } from "node:crypto";
-import { LibraryIntegrityError, LibraryNotFoundError } from "../api/errors.ts";
+import { LibraryIntegrityError, LibraryNotFoundError } from "../types/errors.ts";
 import { readEnvVar } from "./env.ts";
 import { RELEASE_ASSETS, RELEASE_VERSION, type ReleaseAsset } from "./release_assets.ts";
 

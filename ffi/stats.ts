@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { AllocStats, ThreadScope } from "../api/alloc_stats.ts";
+import type { AllocStats, ThreadScope } from "../types/alloc_stats.ts";
 import { FIELD, SCOPE, STATS_FIELDS } from "./layout.ts";
 import type { NativeLibrary } from "./symbols.ts";
 
