@@ -24,6 +24,7 @@ import { ReportError } from "../types/errors.ts";
 import { type InstallOptions, installSettings, threadScope } from "./options.ts";
 import { formatCallSiteTable } from "./report.ts";
 import { checkStatus } from "./status.ts";
+import { resetKeepingScopes } from "./open_scopes.ts";
 
 export type { InstallOptions };
 
@@ -181,7 +182,8 @@ export class ModAlloc {
    * ```
    */
   reset(): void {
-    this.#library.symbols.mod_alloc_reset();
+    const library = this.#library;
+    resetKeepingScopes(library, () => library.symbols.mod_alloc_reset());
   }
 
   /**

@@ -1,158 +1,303 @@
 /**
- * Scoped measurement: `Profiler.start()` … `stop()`.
+ * Scoped measurement: `Profiler.start()` … `stop()`, `using`, and
+ * `Profiler.measure(fn)`.
  *
  * @module
  */
 
-import { currentLane, type RawSite, readSites, setSiteBaseline } from "../ffi/sites.ts";
-import { readMarkPeak, readStats } from "../ffi/stats.ts";
-import type { NativeLibrary } from "../ffi/symbols.ts";
 import { loadLibrary } from "../ffi/library.ts";
-import type { AllocStats, ScopeStats, ThreadScope } from "../types/alloc_stats.ts";
-import { buildCallSites, type CallSite, type CallSitesOptions, callSitesOptions } from "./call_sites.ts";
+import { currentLane, type RawSite, readSites, setSiteBaseline } from "../ffi/sites.ts";
+import type { NativeLibrary } from "../ffi/symbols.ts";
+import type { ScopeStats, ThreadScope } from "../types/alloc_stats.ts";
 import { OptionError, StateError } from "../types/errors.ts";
+import { buildCallSites, type CallSite, type CallSitesOptions, callSitesOptions } from "./call_sites.ts";
 import { ModAlloc } from "./mod_alloc.ts";
+import { dropScope, finishScope, OpenScope, prepareScope } from "./open_scopes.ts";
 import { threadScope } from "./options.ts";
 
-/** Options of {@linkcode Profiler.start}. */
+/** Options of {@linkcode Profiler.start} and {@linkcode Profiler.measure}. */
 export interface ProfilerOptions {
   /**
-   * `"all"` (default): allocations of every thread, as the process sees
-   * them. `"current"`: only the calling thread's, which is deterministic
-   * while V8 and Deno allocate on their background threads.
+   * `"current"` (default): only the calling thread's allocations, which
+   * is deterministic while V8 and Deno allocate on their background
+   * threads. `"all"`: every thread's, as the process sees them.
    */
   thread?: ThreadScope;
   /**
    * Also record which call sites the scope touched, for
    * {@linkcode Profiler.callSites} (needs call sites on). Costs a pass over
    * the whole site table at start and at stop (about a millisecond per
-   * 4096 buckets); one such profiler can be open at a time in a thread.
+   * 4096 buckets). One such profiler records at a time per thread: starting
+   * another hands the recording over to the new one.
    */
   callSites?: boolean;
 }
 
-/**
- * Open profilers per scope. Each keeps the highest live bytes/blocks seen
- * while it is open; whenever a profiler starts or stops, the native
- * high-water mark of the interval since the last start/stop is folded into
- * every open profiler of that scope, so nested and overlapping scopes each
- * get their exact own peak.
- */
-const open: Record<ThreadScope, Set<Profiler>> = { all: new Set(), current: new Set() };
-
-function foldMarks(library: NativeLibrary, thread: ThreadScope): void {
-  const mark = readMarkPeak(library, thread);
-  for (const profiler of open[thread]) profiler.observePeak(mark.bytes, mark.blocks);
+/** What {@linkcode Profiler.measure} returns. */
+export interface Measurement<T> {
+  /** What the function returned (for an async function, what its promise resolved to). */
+  result: T;
+  /** The statistics of the scope around the call. */
+  stats: ScopeStats;
+  /** The stopped profiler, for {@linkcode Profiler.callSites}. */
+  profiler: Profiler;
 }
 
-let warm = false;
-let sitesWarm = false;
-/** The open profiler with call sites: the thread's one site baseline is its. */
-let sitesProfiler: Profiler | undefined;
+/** Where a profiler's call sites stand. */
+type SitesState =
+  | { kind: "off" }
+  | { kind: "recording" }
+  | { kind: "superseded" }
+  | { kind: "read"; sites: RawSite[] };
+
+/** The profiler whose start set this thread's one site baseline. */
+let sitesRecorder: Profiler | undefined;
+
+/** A profiler dropped while open stops counting in other scopes' peaks. */
+const abandoned = new FinalizationRegistry<OpenScope>(dropScope);
 
 /**
- * V8 compiles a function on its first calls, and compiling allocates native
- * memory. A profiler's own `stop()` runs before it reads the counters, so
- * its first run would count the compilation of its own code: run one empty
- * scope per thread scope, once per isolate, before the first real one.
+ * Runs of each scope path at first use. V8 compiles a function on its
+ * first call, and compiling allocates on the calling thread: every
+ * function of the profiler that runs around a measured window (`start`,
+ * `stop`, `measure`, dispose, the async settlement) runs a few times first,
+ * so that the first real scope of a process counts none of it. Later
+ * tier-ups are requested at a function's return and acted on at its next
+ * entry; `measure` keeps both outside its window (see there).
  */
+const WARMUP_ROUNDS = 3;
+let warm = false;
+let sitesWarm = false;
+
+function noop(): void {}
+
+function ignore(): void {}
+
 function warmUp(): void {
   if (warm) return;
   warm = true;
-  for (const thread of ["current", "all"] as const) {
-    for (let i = 0; i < 3; i++) Profiler.start({ thread }).stop();
+  const failure = new Error("warm-up");
+  const throwing = () => {
+    throw failure;
+  };
+  for (let round = 0; round < WARMUP_ROUNDS; round++) {
+    for (const thread of ["current", "all"] as const) {
+      const options = { thread };
+      Profiler.start(options).stop();
+      Profiler.start(options)[Symbol.dispose]();
+      Profiler.measure(noop, options);
+      try {
+        Profiler.measure(throwing, options);
+      } catch {
+        // expected
+      }
+      Profiler.measure(() => Promise.resolve(), options).then(ignore, ignore);
+      Profiler.measure(() => Promise.reject(failure), options).then(ignore, ignore);
+      Profiler.warmUpSettlement(options, failure);
+    }
+  }
+}
+
+/** Runs the call-site baseline and read once before the first recorded scope. */
+function warmUpSites(library: NativeLibrary, own: boolean): void {
+  if (sitesWarm) return;
+  sitesWarm = true;
+  for (let round = 0; round < 3; round++) {
+    setSiteBaseline(library, own);
+    readSites(library, "sinceBaseline");
   }
 }
 
 /**
- * Measures the allocations of a scope. Starting a profiler installs the
- * hooks if needed.
+ * Measures the native allocations of a scope: the counts, bytes and peaks
+ * between {@linkcode Profiler.start} and {@linkcode Profiler.stop}.
+ * Starting a profiler installs the hooks if needed.
  *
- * @example Measure a block of code
+ * Nothing the profiler does itself is counted: the window is the gap
+ * between two native reads of the counters, and every function of the
+ * profiler that runs inside it has been run (and compiled by V8) before
+ * the first scope of the process. What V8 does on the thread for the
+ * measured code (compiling it on its first calls, collecting garbage) is
+ * counted; {@linkcode assertAllocations} repeats runs for that reason.
+ *
+ * A profiler is `Disposable`: with `using`, it stops when the block ends,
+ * also when the block throws, so a failing scope leaves later ones intact.
+ *
+ * Permissions: `--allow-ffi` (and `--allow-read`, `--allow-env` to find
+ * the library), as for {@linkcode ModAlloc.install}.
+ *
+ * @example Measure a block with `using`
  * ```ts
- * import { Profiler } from "../mod.ts";
+ * import { Profiler } from "@mod-alloc/deno";
  *
- * const profiler = Profiler.start({ thread: "current" });
+ * using profiler = Profiler.start();
  * const buffers = Array.from({ length: 10 }, () => new Uint8Array(64 * 1024));
  * const stats = profiler.stop();
  * console.log(stats.allocCount, stats.totalBytes, stats.scopePeakBytes, buffers.length);
  * ```
  */
-export class Profiler {
-  #library: NativeLibrary;
-  #thread: ThreadScope;
-  #start: AllocStats;
-  #peakBytes: number;
-  #peakBlocks: number;
-  #stopped = false;
-  #callSites: boolean;
-  #sitesTouched?: RawSite[];
+export class Profiler implements Disposable {
+  readonly #library: NativeLibrary;
+  readonly #scope: OpenScope;
+  #stats: ScopeStats | undefined;
+  #sites: SitesState;
 
   private constructor(library: NativeLibrary, thread: ThreadScope, callSites: boolean) {
     this.#library = library;
-    this.#thread = thread;
-    this.#callSites = callSites;
-    if (callSites) {
-      if (sitesProfiler !== undefined) {
-        throw new StateError(
-          "Only one Profiler.start({ callSites: true }) can be open at a time in a thread; stop the other one first.",
-        );
-      }
-      sitesProfiler = this;
-      // A thread-scoped profiler counts its own thread's share of each
-      // site when the thread owns a lane of the site table.
-      const own = thread === "current" && currentLane(library) !== undefined;
-      if (!sitesWarm) {
-        // As in warmUp(): compile the reading code before the first scope.
-        sitesWarm = true;
-        for (let i = 0; i < 3; i++) {
-          setSiteBaseline(library, own);
-          readSites(library, "sinceBaseline");
-        }
-      }
-      setSiteBaseline(library, own);
+    this.#scope = new OpenScope(library, thread);
+    this.#sites = { kind: "off" };
+    if (callSites) this.#takeSiteRecording(thread);
+    abandoned.register(this, this.#scope, this);
+    prepareScope(this.#scope);
+  }
+
+  /** Checks the options, installs, and returns a profiler whose window is not open yet. */
+  static #prepare(options: ProfilerOptions, where: string): Profiler {
+    const thread = threadScope(options.thread, where, "current");
+    const callSites = options.callSites ?? false;
+    if (typeof callSites !== "boolean") {
+      throw new OptionError(`${where}: option "callSites" must be true or false; got ${JSON.stringify(callSites)}.`);
     }
-    foldMarks(library, thread);
-    this.#start = readStats(library, thread);
-    this.#peakBytes = this.#start.currentBytes;
-    this.#peakBlocks = this.#start.liveCount;
-    open[thread].add(this);
+    const alloc = ModAlloc.install();
+    const library = loadLibrary();
+    warmUp();
+    if (callSites && !alloc.backtraces) {
+      throw new OptionError(
+        `${where}({ callSites: true }) needs call sites on: call ModAlloc.install({ backtraces: true }) first, ` +
+          "or set MOD_ALLOC_BACKTRACES=1.",
+      );
+    }
+    return new Profiler(library, thread, callSites);
+  }
+
+  #takeSiteRecording(thread: ThreadScope): void {
+    const library = this.#library;
+    // A thread-scoped profiler counts its own thread's share of each
+    // site when the thread owns a lane of the site table.
+    const own = thread === "current" && currentLane(library) !== undefined;
+    warmUpSites(library, own);
+    if (sitesRecorder !== undefined) sitesRecorder.#sites = { kind: "superseded" };
+    sitesRecorder = this;
+    this.#sites = { kind: "recording" };
+    setSiteBaseline(library, own);
   }
 
   /**
-   * Starts a profiler.
+   * Starts a profiler. The first start of a process also runs the scope
+   * path a few dozen times unmeasured (well under a millisecond).
    *
-   * @example
+   * @param options `thread` (default `"current"`) and `callSites`.
+   * @returns The running profiler; stop it with {@linkcode Profiler.stop}
+   * or let `using` dispose of it.
+   * @throws {OptionError} When an option is invalid, or `callSites` is
+   * asked for while call sites are off.
+   * @throws {LibraryNotFoundError} When the native library is missing.
+   * @throws {InstallError} When the hooks cannot be installed.
+   *
+   * @example Nested scopes
    * ```ts
-   * import { Profiler } from "../mod.ts";
+   * import { Profiler } from "@mod-alloc/deno";
    *
-   * const outer = Profiler.start();
-   * const inner = Profiler.start({ thread: "current" });
+   * const outer = Profiler.start({ thread: "all" });
+   * const inner = Profiler.start();
    * console.log(inner.stop().allocCount >= 0, outer.stop().allocCount >= 0);
    * ```
    */
   static start(options: ProfilerOptions = {}): Profiler {
-    const thread = threadScope(options.thread, "Profiler.start", "all");
-    const alloc = ModAlloc.install();
-    warmUp();
-    if (options.callSites === true && !alloc.backtraces) {
-      throw new OptionError(
-        "Profiler.start({ callSites: true }) needs call sites on: call ModAlloc.install({ backtraces: true }) first, " +
-          "or set MOD_ALLOC_BACKTRACES=1.",
-      );
-    }
-    return new Profiler(loadLibrary(), thread, options.callSites === true);
+    const profiler = Profiler.#prepare(options, "Profiler.start");
+    const scope = profiler.#scope;
+    scope.markPeak(); // the window opens: from here to stop(), only this function's return runs
+    scope.snapshot();
+    scope.start.set(scope.counters);
+    return profiler;
   }
 
-  /** @internal Called by `foldMarks` with an interval's high-water mark. */
-  observePeak(bytes: number, blocks: number): void {
-    this.#peakBytes = Math.max(this.#peakBytes, bytes);
-    this.#peakBlocks = Math.max(this.#peakBlocks, blocks);
+  /**
+   * Runs `fn` inside a scope and returns its result with the scope's
+   * statistics. When `fn` returns a promise, the scope ends when it settles
+   * and `measure` returns a promise: everything the thread does until then
+   * (other tasks, Deno's event loop) is counted with `thread: "current"`.
+   * If `fn` throws or rejects, the profiler is stopped and the error passes
+   * through.
+   *
+   * @param fn The code to measure, sync or async.
+   * @param options `thread` (default `"current"`) and `callSites`.
+   * @returns `{ result, stats, profiler }`, or a promise of it for an async `fn`.
+   * @throws {OptionError} As {@linkcode Profiler.start}; and whatever `fn` throws.
+   *
+   * @example Sync and async
+   * ```ts
+   * import { Profiler } from "@mod-alloc/deno";
+   *
+   * const { result, stats } = Profiler.measure(() => new Uint8Array(4096).length);
+   * const later = await Profiler.measure(async () => (await Promise.resolve(new Uint8Array(64))).length);
+   * console.log(result, stats.totalBytes >= 4096, later.result);
+   * ```
+   */
+  static measure<T>(fn: () => Promise<T>, options?: ProfilerOptions): Promise<Measurement<T>>;
+  static measure<T>(fn: () => T, options?: ProfilerOptions): Measurement<T>;
+  static measure<T>(fn: () => T, options: ProfilerOptions = {}): Measurement<T> | Promise<Measurement<Awaited<T>>> {
+    const profiler = Profiler.#prepare(options, "Profiler.measure");
+    const scope = profiler.#scope;
+    let result: T;
+    // The window is opened and closed by native calls made here, so no
+    // function of the profiler is entered or returns inside it (V8 acts on
+    // tier-up requests at exactly those points). Only fn runs in between.
+    scope.markPeak();
+    scope.snapshot();
+    scope.start.set(scope.counters);
+    try {
+      result = fn();
+    } catch (error) {
+      profiler[Symbol.dispose]();
+      throw error;
+    }
+    scope.snapshot(); // for a promise, a later snapshot replaces this one
+    if (
+      result === null || (typeof result !== "object" && typeof result !== "function") ||
+      typeof (result as { then?: unknown }).then !== "function"
+    ) {
+      scope.markPeak();
+      return { result, stats: profiler.#finish(), profiler };
+    }
+    return profiler.#settle(result as unknown as PromiseLike<Awaited<T>>);
+  }
+
+  /**
+   * Ends an async measurement when `promise` settles. The window closes in
+   * the promise's first reaction, which is the native snapshot itself; the
+   * rest runs in a later job (allocations there can only touch the peak).
+   */
+  #settle<T>(promise: PromiseLike<T>): Promise<Measurement<T>> {
+    const settled = Promise.resolve(promise);
+    const snapshot = this.#scope.snapshot;
+    return settled.then(snapshot, snapshot).then(this.#afterSettled.bind(this, settled)) as Promise<
+      Measurement<T>
+    >;
+  }
+
+  async #afterSettled<T>(settled: Promise<T>): Promise<Measurement<T>> {
+    this.#scope.markPeak();
+    const stats = this.#finish();
+    return { result: await settled, stats, profiler: this };
+  }
+
+  /** @internal Runs the async settlement's code once (see `warmUp`). */
+  static warmUpSettlement(options: ProfilerOptions, failure: Error): void {
+    const fulfilled = Profiler.start(options);
+    fulfilled.#afterSettled(Promise.resolve()).then(ignore, ignore);
+    const rejected = Profiler.start(options);
+    rejected.#afterSettled(Promise.reject(failure)).then(ignore, ignore);
   }
 
   /** The thread scope this profiler counts. */
   get thread(): ThreadScope {
-    return this.#thread;
+    return this.#scope.thread;
+  }
+
+  /** True once {@linkcode Profiler.stop} or dispose has run. */
+  get stopped(): boolean {
+    return this.#stats !== undefined;
   }
 
   /**
@@ -160,59 +305,82 @@ export class Profiler {
    * counts and of `currentBytes`/`liveCount`, `peakBytes` and
    * `peakLiveCount` as absolute high-water marks (as the Rust crate does),
    * and `scopePeakBytes`: the highest `currentBytes` inside the scope above
-   * its start value. Stopping twice throws {@linkcode StateError}.
+   * its start value.
+   *
+   * @returns The statistics of the scope.
+   * @throws {StateError} When the profiler was already stopped (or disposed).
    *
    * @example
    * ```ts
-   * import { Profiler } from "../mod.ts";
+   * import { Profiler } from "@mod-alloc/deno";
    *
-   * const profiler = Profiler.start({ thread: "current" });
+   * const profiler = Profiler.start();
    * const stats = profiler.stop();
-   * console.log(stats.allocCount);
+   * console.log(stats.allocCount); // 0
    * ```
    */
   stop(): ScopeStats {
-    if (this.#stopped) {
+    if (this.#stats !== undefined) {
       throw new StateError(
         "Profiler.stop() was called twice on the same profiler; start a new one with Profiler.start().",
       );
     }
-    foldMarks(this.#library, this.#thread);
-    const end = readStats(this.#library, this.#thread);
-    this.#stopped = true;
-    if (this.#callSites) {
-      this.#sitesTouched = readSites(this.#library, "sinceBaseline");
-      sitesProfiler = undefined;
+    const scope = this.#scope;
+    scope.snapshot(); // the window closes
+    scope.markPeak();
+    return this.#finish();
+  }
+
+  /** Everything after the window closed: stats, call sites, bookkeeping. */
+  #finish(): ScopeStats {
+    const stats = finishScope(this.#scope);
+    this.#stats = stats;
+    abandoned.unregister(this);
+    if (this.#sites.kind === "recording") {
+      this.#sites = { kind: "read", sites: readSites(this.#library, "sinceBaseline") };
+      sitesRecorder = undefined;
     }
-    open[this.#thread].delete(this);
-    const start = this.#start;
-    return {
-      allocCount: end.allocCount - start.allocCount,
-      freeCount: end.freeCount - start.freeCount,
-      totalBytes: end.totalBytes - start.totalBytes,
-      currentBytes: end.currentBytes - start.currentBytes,
-      liveCount: end.liveCount - start.liveCount,
-      foreignCount: end.foreignCount - start.foreignCount,
-      failedCount: end.failedCount - start.failedCount,
-      peakBytes: end.peakBytes,
-      peakLiveCount: end.peakLiveCount,
-      scopePeakBytes: this.#peakBytes - start.currentBytes,
-      scopePeakLiveCount: this.#peakBlocks - start.liveCount,
-    };
+    return stats;
+  }
+
+  /**
+   * Stops the profiler if it is still running, discarding the statistics;
+   * `using` calls it when the block ends. Safe to call more than once.
+   *
+   * @example A throw inside the block leaves no profiler open
+   * ```ts
+   * import { Profiler } from "@mod-alloc/deno";
+   *
+   * try {
+   *   using _profiler = Profiler.start({ callSites: false });
+   *   throw new Error("boom");
+   * } catch {
+   *   // the profiler was stopped on the way out
+   * }
+   * console.log(Profiler.start().stop().allocCount); // 0
+   * ```
+   */
+  [Symbol.dispose](): void {
+    if (this.#stats === undefined) this.stop();
   }
 
   /**
    * The call sites this scope touched, with the counts made inside it
    * (`allocCount`, `totalBytes`, `currentBytes`, `liveCount`, `freedCount`,
-   * `totalLifetime`; peaks are the sites' all-time values). Needs
-   * `Profiler.start({ callSites: true })` and a stopped profiler. With
+   * `totalLifetime`; peaks are the sites' all-time values). With
    * `thread: "current"` only the calling thread's allocations are counted
    * when it owns one of the site table's 7 thread lanes (the first threads
    * to allocate get them; the rest share one), else every thread's.
    *
+   * @param options `sortBy` and `limit`.
+   * @returns The sites, largest first.
+   * @throws {StateError} When the profiler was not started with
+   * `{ callSites: true }`, is still running, or another call-site profiler
+   * started before this one stopped (the thread has one site baseline).
+   *
    * @example
    * ```ts
-   * import { ModAlloc, Profiler } from "../mod.ts";
+   * import { ModAlloc, Profiler } from "@mod-alloc/deno";
    *
    * ModAlloc.install({ backtraces: true });
    * const profiler = Profiler.start({ callSites: true });
@@ -222,12 +390,21 @@ export class Profiler {
    * ```
    */
   callSites(options: CallSitesOptions = {}): CallSite[] {
-    if (!this.#callSites) {
-      throw new StateError("Profiler.callSites() needs a profiler started with Profiler.start({ callSites: true }).");
+    const sites = this.#sites;
+    switch (sites.kind) {
+      case "off":
+        throw new StateError(
+          "Profiler.callSites() needs a profiler started with Profiler.start({ callSites: true }).",
+        );
+      case "recording":
+        throw new StateError("Profiler.callSites() is available after stop(); call profiler.stop() first.");
+      case "superseded":
+        throw new StateError(
+          "Profiler.callSites(): another Profiler.start({ callSites: true }) began before this profiler stopped, " +
+            "and a thread records call sites for one profiler at a time; stop the first before starting the next.",
+        );
+      case "read":
+        return buildCallSites(sites.sites, callSitesOptions(options));
     }
-    if (this.#sitesTouched === undefined) {
-      throw new StateError("Profiler.callSites() is available after stop(); call profiler.stop() first.");
-    }
-    return buildCallSites(this.#sitesTouched, callSitesOptions(options));
   }
 }

@@ -14,51 +14,92 @@ import type { NativeLibrary } from "./symbols.ts";
 
 const AREA_VALUES = 16;
 
-interface Reader {
-  snapshot(thread: ThreadScope): Float64Array;
-  mark(thread: ThreadScope): Float64Array;
+/**
+ * The counters as the library writes them, and the native functions that
+ * write them. A measured window is opened by `markPeak` then `snapshot`
+ * and closed by `snapshot` then `markPeak`, called directly: on the area
+ * path they are the bound native functions themselves, so no JavaScript
+ * function of the profiler returns (and so none can be tiered up by V8)
+ * between the two snapshots.
+ */
+export interface CounterReader {
+  /** Snapshot values in {@linkcode STATS_FIELDS} order, as the last snapshot left them. */
+  readonly counters: Float64Array;
+  /** Highest live bytes `[0]` and blocks `[1]` of the peak interval the last mark closed. */
+  readonly peakMark: Float64Array;
+  /** True when reads go through the thread's own area (no allocation per read). */
+  readonly allocationFree: boolean;
+  /** Writes the counters of a thread scope into `counters`. */
+  readonly snapshot: Readonly<Record<ThreadScope, () => void>>;
+  /** Closes the peak interval of a thread scope into `peakMark` and starts the next. */
+  readonly markPeak: Readonly<Record<ThreadScope, () => void>>;
 }
 
-let reader: Reader | undefined;
+let reader: CounterReader | undefined;
 
-function makeReader(library: NativeLibrary): Reader {
+/** Reads through buffers passed as parameters: Deno's slow FFI path allocates a little on every call. */
+function bufferReader(library: NativeLibrary): CounterReader {
   const { symbols } = library;
-  const pointer = symbols.mod_alloc_out_area();
-  if (pointer === null) {
-    // No thread slot left for this thread: pass buffers (may count noise).
-    const snapshot = new Float64Array(STATS_FIELDS.length);
-    const mark = new Float64Array(2);
-    return {
-      snapshot: (thread) => (symbols.mod_alloc_snapshot(SCOPE[thread], snapshot), snapshot),
-      mark: (thread) => (symbols.mod_alloc_mark_peak(SCOPE[thread], mark), mark),
-    };
-  }
-  // One area per thread: a Deno isolate runs on one thread for its life.
-  const area = new Float64Array(Deno.UnsafePointerView.getArrayBuffer(pointer, AREA_VALUES * 8));
-  const snapshot = area.subarray(0, STATS_FIELDS.length);
-  const mark = area.subarray(STATS_FIELDS.length, STATS_FIELDS.length + 2);
+  const counters = new Float64Array(STATS_FIELDS.length);
+  const peakMark = new Float64Array(2);
   return {
-    snapshot: (thread) => {
-      if (thread === "all") symbols.mod_alloc_snapshot_all();
-      else symbols.mod_alloc_snapshot_current();
-      return snapshot;
+    counters,
+    peakMark,
+    allocationFree: false,
+    snapshot: {
+      all: () => symbols.mod_alloc_snapshot(SCOPE.all, counters),
+      current: () => symbols.mod_alloc_snapshot(SCOPE.current, counters),
     },
-    mark: (thread) => {
-      if (thread === "all") symbols.mod_alloc_mark_peak_all();
-      else symbols.mod_alloc_mark_peak_current();
-      return mark;
+    markPeak: {
+      all: () => symbols.mod_alloc_mark_peak(SCOPE.all, peakMark),
+      current: () => symbols.mod_alloc_mark_peak(SCOPE.current, peakMark),
     },
   };
 }
 
-function readerFor(library: NativeLibrary): Reader {
-  reader ??= makeReader(library);
-  return reader;
+/** Reads through the calling thread's output area: parameterless native calls only. */
+function areaReader(library: NativeLibrary, pointer: Deno.PointerObject): CounterReader {
+  const { symbols } = library;
+  // One area per thread: a Deno isolate runs on one thread for its life.
+  const area = new Float64Array(Deno.UnsafePointerView.getArrayBuffer(pointer, AREA_VALUES * 8));
+  return {
+    counters: area.subarray(0, STATS_FIELDS.length),
+    peakMark: area.subarray(STATS_FIELDS.length, STATS_FIELDS.length + 2),
+    allocationFree: true,
+    snapshot: { all: symbols.mod_alloc_snapshot_all, current: symbols.mod_alloc_snapshot_current },
+    markPeak: { all: symbols.mod_alloc_mark_peak_all, current: symbols.mod_alloc_mark_peak_current },
+  };
 }
 
-/** Reads the counters of a scope as plain numbers. */
-export function readStats(library: NativeLibrary, thread: ThreadScope): AllocStats {
-  const values = readerFor(library).snapshot(thread);
+/**
+ * The isolate's counter reader. Its first use calls every native function
+ * it binds once, with the results thrown away: V8 compiles an FFI
+ * trampoline on a symbol's first call, which allocates on this thread, and
+ * that must not happen inside the first measured scope.
+ *
+ * @param library The opened library.
+ * @returns The reader; the same object on every call.
+ */
+export function counterReader(library: NativeLibrary): CounterReader {
+  if (reader !== undefined) return reader;
+  const pointer = library.symbols.mod_alloc_out_area();
+  // No thread slot left for this thread: pass buffers (may count noise).
+  const made = pointer === null ? bufferReader(library) : areaReader(library, pointer);
+  for (const thread of ["current", "all"] as const) {
+    made.markPeak[thread]();
+    made.snapshot[thread]();
+  }
+  reader = made;
+  return made;
+}
+
+/**
+ * Converts snapshot values to plain numbers.
+ *
+ * @param values Values in {@linkcode STATS_FIELDS} order.
+ * @returns The counters by name.
+ */
+export function statsOf(values: Float64Array): AllocStats {
   return {
     allocCount: values[FIELD.alloc_count],
     freeCount: values[FIELD.free_count],
@@ -73,10 +114,14 @@ export function readStats(library: NativeLibrary, thread: ThreadScope): AllocSta
 }
 
 /**
- * Highest live bytes and blocks since the previous mark of the same scope;
- * starts a new interval.
+ * Reads the counters of a thread scope now.
+ *
+ * @param library The opened library.
+ * @param thread Which threads' counters.
+ * @returns The counters as plain numbers.
  */
-export function readMarkPeak(library: NativeLibrary, thread: ThreadScope): { bytes: number; blocks: number } {
-  const values = readerFor(library).mark(thread);
-  return { bytes: values[0], blocks: values[1] };
+export function readStats(library: NativeLibrary, thread: ThreadScope): AllocStats {
+  const counters = counterReader(library);
+  counters.snapshot[thread]();
+  return statsOf(counters.counters);
 }
