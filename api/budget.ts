@@ -7,62 +7,85 @@
 
 import type { ScopeStats, ThreadScope } from "../types/alloc_stats.ts";
 import type { CallSite } from "./call_sites.ts";
-import { ModAllocError, OptionError } from "../types/errors.ts";
+import { ModAllocError, OptionError, StateError } from "../types/errors.ts";
 import { ModAlloc } from "./mod_alloc.ts";
 import { threadScope } from "./options.ts";
-import { Profiler } from "./profiler.ts";
+import { type Measurement, Profiler } from "./profiler.ts";
 import { formatBytes } from "./report.ts";
 
 /**
  * A budget was exceeded or a leak found; the message explains it, and the
- * measured statistics and top call sites come with it.
+ * measured statistics, every run's statistics and the top call sites come
+ * with it.
  *
  * @example
  * ```ts
- * import { AllocationBudgetError, assertAllocations } from "../mod.ts";
+ * import { AllocationBudgetError, assertAllocations } from "@mod-alloc/deno";
  *
  * try {
- *   assertAllocations(() => new Uint8Array(1 << 20), { maxBytes: 1024 });
+ *   assertAllocations(() => new Uint8Array(1 << 20), { maxTotalBytes: 1024 });
  * } catch (error) {
- *   if (error instanceof AllocationBudgetError) console.log(error.stats.totalBytes);
+ *   if (error instanceof AllocationBudgetError) console.log(error.stats.totalBytes, error.runs.length);
  * }
  * ```
  */
 export class AllocationBudgetError extends ModAllocError {
-  /** The measured statistics of the function. */
+  /** The statistics the budget was checked against (for a budget: each value's minimum over the runs). */
   readonly stats: ScopeStats;
+  /** The statistics of each measured run, in order. */
+  readonly runs: ScopeStats[];
   /** The top call sites of the scope, when call sites were on. */
   readonly callSites: CallSite[];
 
-  /** Creates the error; the message states measured values and budgets. */
-  constructor(message: string, stats: ScopeStats, callSites: CallSite[]) {
+  /**
+   * Creates the error.
+   *
+   * @param message The measured values against their limits.
+   * @param stats The statistics that were checked.
+   * @param callSites The top call sites, or none.
+   * @param runs Every run's statistics (default: just `stats`).
+   */
+  constructor(message: string, stats: ScopeStats, callSites: CallSite[], runs: ScopeStats[] = [stats]) {
     super(message);
     this.stats = stats;
+    this.runs = runs;
     this.callSites = callSites;
   }
 }
 
 /** Options of {@linkcode assertAllocations}. */
 export interface AllocationBudget {
-  /** Most allocation events allowed. */
+  /** Most allocation events allowed (`allocCount`). */
   maxCount?: number;
-  /** Most bytes allowed in all (`totalBytes`). */
-  maxBytes?: number;
-  /** Most live bytes allowed at once, above the start (`scopePeakBytes`). */
+  /**
+   * Most bytes allowed in all (`totalBytes`: every allocation's size added
+   * up, freed or not). For the most held at once, use `maxPeakBytes`.
+   */
+  maxTotalBytes?: number;
+  /**
+   * Most bytes allowed live at once, above the start (`scopePeakBytes`):
+   * what pytest-memray's `limit_memory` checks.
+   */
   maxPeakBytes?: number;
   /** `"current"` (default): the calling thread only; `"all"`: the process. */
   thread?: ThreadScope;
   /**
    * Unmeasured runs first (default 1), as Go's `testing.AllocsPerRun`
-   * does: V8 compiles a function on its first calls and that allocates
+   * does: V8 compiles a function on its first call and that allocates
    * native memory the function itself does not.
    */
   warmup?: number;
-  /** Measured runs (default 1); the budget applies to their average. */
+  /**
+   * Measured runs (default 3). The budget is checked against each value's
+   * minimum over the runs: V8's own work on the thread (a garbage
+   * collection, compiling the function to a faster tier) can only add to a
+   * run, so the smallest run is the function's own cost.
+   */
   runs?: number;
 }
 
 const TOP_SITES = 5;
+const RUNS_DEFAULT = 3;
 
 function checkRuns(value: unknown, name: string, where: string, fallback: number, min: number): number {
   if (value === undefined) return fallback;
@@ -74,19 +97,6 @@ function checkRuns(value: unknown, name: string, where: string, fallback: number
   return value;
 }
 
-/** Calls `fn` `times` times in sequence, awaiting each call that returns a promise. */
-function repeat<T>(fn: () => T, times: number): T | Promise<Awaited<T>> {
-  let last: T | undefined;
-  for (let i = 0; i < times; i++) {
-    last = fn();
-    if (isPromise<Awaited<T>>(last)) {
-      const rest = times - i - 1;
-      return last.then((value) => (rest > 0 ? repeat(fn, rest) : value) as Awaited<T>);
-    }
-  }
-  return last as T;
-}
-
 function checkLimit(value: unknown, name: string): number | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== "number" || !(value >= 0)) {
@@ -95,49 +105,60 @@ function checkLimit(value: unknown, name: string): number | undefined {
   return value;
 }
 
-function isPromise<T>(value: unknown): value is Promise<T> {
-  return typeof (value as Promise<T> | undefined)?.then === "function";
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | null)?.then === "function";
 }
 
-/** Runs `fn` (sync or async) inside a profiler scope, with call sites if they are on. */
-function runScoped<T>(
-  fn: () => T,
-  thread: ThreadScope,
-  done: (stats: ScopeStats, profiler: Profiler, result: Awaited<T>) => Awaited<T>,
-): T | Promise<Awaited<T>> {
-  const callSites = ModAlloc.install().backtraces;
-  const profiler = Profiler.start({ thread, callSites });
-  let result: T | Promise<Awaited<T>>;
-  try {
-    result = fn();
-  } catch (error) {
-    profiler.stop();
-    throw error;
+/**
+ * Calls `step` `times` times in sequence and collects the results; from the
+ * first step that returns a promise on, each is awaited before the next.
+ */
+function inSequence<S>(times: number, step: () => S | PromiseLike<S>): S[] | Promise<S[]> {
+  const results: S[] = [];
+  for (let i = 0; i < times; i++) {
+    const value = step();
+    if (isThenable(value)) {
+      return (async () => {
+        results.push(await value);
+        for (let j = i + 1; j < times; j++) results.push(await step());
+        return results;
+      })();
+    }
+    results.push(value);
   }
-  if (isPromise<Awaited<T>>(result)) {
-    return result.then(
-      (value) => done(profiler.stop(), profiler, value),
-      (error) => {
-        profiler.stop();
-        throw error;
-      },
-    );
-  }
-  return done(profiler.stop(), profiler, result as Awaited<T>);
+  return results;
 }
 
-function topSites(profiler: Profiler): CallSite[] {
+/** Continues with `next` now or after `value` settles. */
+function then<S, R>(value: S | Promise<S>, next: (settled: S) => R): R | Promise<Awaited<R>> {
+  return isThenable(value) ? value.then(next) as Promise<Awaited<R>> : next(value);
+}
+
+/** Each value's minimum over the runs. */
+function minimumOf(runs: ScopeStats[]): ScopeStats {
+  const keys = Object.keys(runs[0]) as (keyof ScopeStats)[];
+  return Object.fromEntries(
+    keys.map((key) => [key, Math.min(...runs.map((run) => run[key]))]),
+  ) as unknown as ScopeStats;
+}
+
+function topSites(profiler: Profiler): CallSite[] | undefined {
   try {
     // The overflow row is not a place to look: left out of the message.
     return profiler.callSites({ sortBy: "totalBytes" }).filter((site) => !site.overflow).slice(0, TOP_SITES);
-  } catch {
-    return []; // call sites were off
+  } catch (error) {
+    if (error instanceof StateError) return undefined; // the profiler recorded no call sites
+    throw error;
   }
 }
 
-function describeSites(sites: CallSite[]): string {
-  if (sites.length === 0) {
+function describeSites(sites: CallSite[] | undefined): string {
+  if (sites === undefined) {
     return "\n(Install with { backtraces: true } or set MOD_ALLOC_BACKTRACES=1 to see the call sites responsible.)";
+  }
+  if (sites.length === 0) {
+    return "\n(Call sites are on, but the scope's allocations all landed in the site table's overflow row: " +
+      "install with a larger { buckets } or MOD_ALLOC_BUCKETS to see them.)";
   }
   const lines = sites.map((site) =>
     `  ${formatBytes(site.totalBytes)} in ${site.allocCount} allocations: ${site.label}`
@@ -145,73 +166,94 @@ function describeSites(sites: CallSite[]): string {
   return `\nTop call sites in the scope:\n${lines.join("\n")}`;
 }
 
+function describeRun(stats: ScopeStats): string {
+  return `${stats.allocCount} allocations, ${stats.totalBytes} B in all, peak ${stats.scopePeakBytes} B`;
+}
+
 /**
  * Runs `fn` and throws {@linkcode AllocationBudgetError} when its native
- * allocations exceed the budget; returns `fn`'s result (a promise for an
- * async `fn`). The message states each measured value against its limit
- * and, when call sites are on, the top sites of the scope.
+ * allocations exceed the budget; returns `fn`'s result.
  *
- * @example
+ * `fn` runs `warmup` times unmeasured, then `runs` times, each in its own
+ * {@linkcode Profiler.measure} scope; each measured value's minimum over
+ * the runs is checked against its limit (see
+ * {@linkcode AllocationBudget.runs}). Nothing the profiler does itself is
+ * counted, from the first call of a process on.
+ *
+ * Sync or async, one rule for every helper that takes a function: when
+ * `fn` returns a promise, each run is awaited and `assertAllocations`
+ * returns a promise (await it); otherwise it returns the value. An async
+ * run also counts what the thread does until the promise settles (with
+ * `thread: "current"`, Deno's own event-loop work on that thread).
+ *
+ * Permissions: `--allow-ffi`, `--allow-read` and `--allow-env` (to find
+ * and load the native library).
+ *
+ * @param fn The code to measure.
+ * @param budget The limits, the thread scope, and the number of runs.
+ * @returns What `fn` returned on its last run (a promise of it for an async `fn`).
+ * @throws {AllocationBudgetError} When a limit is exceeded; the message
+ * states each value against its limit, every run, and the top call sites
+ * when call sites are on.
+ * @throws {OptionError} When a budget value is invalid.
+ *
+ * @example A sync and an async budget
  * ```ts
- * import { assertAllocations } from "../mod.ts";
+ * import { assertAllocations } from "@mod-alloc/deno";
  *
- * assertAllocations(() => new Uint8Array(1024), { maxCount: 100, maxBytes: 1 << 20 });
- * await assertAllocations(async () => await Promise.resolve(1), { maxBytes: 1 << 20 });
+ * assertAllocations(() => {}, { maxCount: 0, maxTotalBytes: 0 });
+ * assertAllocations(() => new Uint8Array(1024), { maxCount: 100, maxTotalBytes: 1 << 20 });
+ * await assertAllocations(async () => await Promise.resolve(1), { maxPeakBytes: 1 << 20 });
  * ```
  */
-export function assertAllocations<T>(fn: () => T, budget: AllocationBudget = {}): T {
+export function assertAllocations<T>(fn: () => Promise<T>, budget?: AllocationBudget): Promise<T>;
+export function assertAllocations<T>(fn: () => T, budget?: AllocationBudget): T;
+export function assertAllocations<T>(fn: () => T, budget: AllocationBudget = {}): T | Promise<Awaited<T>> {
+  if ((budget as { maxBytes?: unknown }).maxBytes !== undefined) {
+    throw new OptionError(
+      "assertAllocations: maxBytes was renamed maxTotalBytes (bytes allocated in all); " +
+        "for the most bytes live at once, use maxPeakBytes.",
+    );
+  }
   const maxCount = checkLimit(budget.maxCount, "maxCount");
-  const maxBytes = checkLimit(budget.maxBytes, "maxBytes");
+  const maxTotalBytes = checkLimit(budget.maxTotalBytes, "maxTotalBytes");
   const maxPeakBytes = checkLimit(budget.maxPeakBytes, "maxPeakBytes");
   const thread = threadScope(budget.thread, "assertAllocations", "current");
   const warmup = checkRuns(budget.warmup, "warmup", "assertAllocations", 1, 0);
-  const runs = checkRuns(budget.runs, "runs", "assertAllocations", 1, 1);
-  const measure = () =>
-    runScoped(
-      () => repeat(fn, runs),
-      thread,
-      (total, profiler, result) => check(average(total, runs), profiler, result),
-    );
-  const warmed = warmup > 0 ? repeat(fn, warmup) : undefined;
-  return (isPromise(warmed) ? warmed.then(measure) : measure()) as T;
+  const runs = checkRuns(budget.runs, "runs", "assertAllocations", RUNS_DEFAULT, 1);
+  const options = { thread, callSites: ModAlloc.install().backtraces };
+  const measured = () => then(inSequence(warmup, fn), () => inSequence(runs, () => Profiler.measure(fn, options)));
+  return then(measured(), (all) => check(all as Measurement<Awaited<T>>[]));
 
-  function check(stats: ScopeStats, profiler: Profiler, result: Awaited<T>): Awaited<T> {
+  function check(measurements: Measurement<Awaited<T>>[]): Awaited<T> {
+    const perRun = measurements.map((measurement) => measurement.stats);
+    const stats = minimumOf(perRun);
     const over: string[] = [];
     if (maxCount !== undefined && stats.allocCount > maxCount) {
       over.push(`allocCount ${stats.allocCount} > maxCount ${maxCount}`);
     }
-    if (maxBytes !== undefined && stats.totalBytes > maxBytes) {
-      over.push(`totalBytes ${stats.totalBytes} (${formatBytes(stats.totalBytes)}) > maxBytes ${maxBytes}`);
+    if (maxTotalBytes !== undefined && stats.totalBytes > maxTotalBytes) {
+      over.push(`totalBytes ${stats.totalBytes} (${formatBytes(stats.totalBytes)}) > maxTotalBytes ${maxTotalBytes}`);
     }
     if (maxPeakBytes !== undefined && stats.scopePeakBytes > maxPeakBytes) {
       over.push(
         `scopePeakBytes ${stats.scopePeakBytes} (${formatBytes(stats.scopePeakBytes)}) > maxPeakBytes ${maxPeakBytes}`,
       );
     }
-    if (over.length > 0) {
-      const sites = topSites(profiler);
-      const per = runs > 1 ? ` (average of ${runs} runs)` : "";
-      throw new AllocationBudgetError(
-        `Allocation budget exceeded (thread: ${thread}): ${over.join("; ")}. ` +
-          `Measured${per}: ${stats.allocCount} allocations, ${stats.totalBytes} bytes, peak ${stats.scopePeakBytes} bytes.` +
-          describeSites(sites),
-        stats,
-        sites,
-      );
-    }
-    return result;
+    const last = measurements[measurements.length - 1];
+    if (over.length === 0) return last.result;
+    // The run with the fewest allocations shows the function's own sites best.
+    const best = measurements.reduce((a, b) => (b.stats.allocCount < a.stats.allocCount ? b : a));
+    const sites = topSites(best.profiler);
+    const statistic = runs > 1 ? `, minimum of ${runs} runs` : "";
+    throw new AllocationBudgetError(
+      `Allocation budget exceeded (thread: ${thread}${statistic}): ${over.join("; ")}.\n` +
+        perRun.map((run, i) => `  run ${i + 1}: ${describeRun(run)}`).join("\n") + describeSites(sites),
+      stats,
+      sites ?? [],
+      perRun,
+    );
   }
-}
-
-/** Scope stats per run (counts and bytes averaged; the peak is the scope's). */
-function average(stats: ScopeStats, runs: number): ScopeStats {
-  if (runs === 1) return stats;
-  return {
-    ...stats,
-    allocCount: stats.allocCount / runs,
-    totalBytes: stats.totalBytes / runs,
-    freeCount: stats.freeCount / runs,
-  };
 }
 
 /** Options of {@linkcode assertNoLeaks}. */
@@ -263,8 +305,8 @@ async function settle(): Promise<void> {
 
 /**
  * Runs `fn` (sync or async) and throws {@linkcode AllocationBudgetError} if
- * it leaked native memory. Always returns a promise: judging a leak needs
- * to let pending work run.
+ * it leaked native memory. Always returns a promise, also for a sync `fn`:
+ * judging a leak needs to let pending work run.
  *
  * What counts as a leak: native bytes live after `fn` that were not live
  * before it, beyond `toleranceBytes`, after up to `settleRounds` rounds in
@@ -278,9 +320,19 @@ async function settle(): Promise<void> {
  * (a typed array kept alive) is live, not leaked, only while it is
  * reachable: drop references before the check ends.
  *
+ * Permissions: as {@linkcode assertAllocations}.
+ *
+ * @param fn The code to check, sync or async.
+ * @param options The thread scope, tolerance, settle rounds and warm-up runs.
+ * @returns A promise that resolves when no leak was found.
+ * @throws {AllocationBudgetError} When more than `toleranceBytes` stayed
+ * live; the message gives the growth of the thread and of the process, and
+ * the call sites still holding memory when call sites are on.
+ * @throws {OptionError} When an option is invalid.
+ *
  * @example
  * ```ts
- * import { assertNoLeaks } from "../mod.ts";
+ * import { assertNoLeaks } from "@mod-alloc/deno";
  *
  * await assertNoLeaks(() => {
  *   JSON.parse(JSON.stringify({ a: [1, 2, 3] }));
@@ -305,13 +357,7 @@ export async function assertNoLeaks(fn: () => unknown, options: LeakCheckOptions
   await settle();
   const before = readLive(alloc);
   growth(before, before, thread); // compiled now, not inside the measured window
-  const profiler = Profiler.start({ thread, callSites: alloc.backtraces });
-  let stats: ScopeStats;
-  try {
-    await fn();
-  } finally {
-    stats = profiler.stop();
-  }
+  const { stats, profiler } = await Profiler.measure(fn, { thread, callSites: alloc.backtraces });
   let after = readLive(alloc);
   for (let round = 0; round < rounds && growth(before, after, thread) > tolerance; round++) {
     await settle();
@@ -323,7 +369,7 @@ export async function assertNoLeaks(fn: () => unknown, options: LeakCheckOptions
       ? ""
       : " Garbage could not be collected before judging: run deno with --v8-flags=--expose-gc, or the backing " +
         "stores of unreachable typed arrays count as live.";
-    const sites = topSites(profiler).filter((site) => site.currentBytes > 0);
+    const sites = topSites(profiler)?.filter((site) => site.currentBytes > 0);
     throw new AllocationBudgetError(
       `Leak: ${leaked} bytes (${formatBytes(leaked)}) of native memory allocated by the function are still live ` +
         `(thread: ${thread}; calling thread +${after.current - before.current} B, whole process +${
@@ -332,7 +378,7 @@ export async function assertNoLeaks(fn: () => unknown, options: LeakCheckOptions
         `tolerance ${tolerance} B; after ${rounds} settle rounds). The function made ${stats.allocCount} allocations.` +
         gcHint + describeSites(sites),
       stats,
-      sites,
+      sites ?? [],
     );
   }
 }

@@ -73,31 +73,6 @@ function noop(): void {}
 
 function ignore(): void {}
 
-function warmUp(): void {
-  if (warm) return;
-  warm = true;
-  const failure = new Error("warm-up");
-  const throwing = () => {
-    throw failure;
-  };
-  for (let round = 0; round < WARMUP_ROUNDS; round++) {
-    for (const thread of ["current", "all"] as const) {
-      const options = { thread };
-      Profiler.start(options).stop();
-      Profiler.start(options)[Symbol.dispose]();
-      Profiler.measure(noop, options);
-      try {
-        Profiler.measure(throwing, options);
-      } catch {
-        // expected
-      }
-      Profiler.measure(() => Promise.resolve(), options).then(ignore, ignore);
-      Profiler.measure(() => Promise.reject(failure), options).then(ignore, ignore);
-      Profiler.warmUpSettlement(options, failure);
-    }
-  }
-}
-
 /** Runs the call-site baseline and read once before the first recorded scope. */
 function warmUpSites(library: NativeLibrary, own: boolean): void {
   if (sitesWarm) return;
@@ -160,7 +135,7 @@ export class Profiler implements Disposable {
     }
     const alloc = ModAlloc.install();
     const library = loadLibrary();
-    warmUp();
+    Profiler.#warmUp();
     if (callSites && !alloc.backtraces) {
       throw new OptionError(
         `${where}({ callSites: true }) needs call sites on: call ModAlloc.install({ backtraces: true }) first, ` +
@@ -266,28 +241,62 @@ export class Profiler implements Disposable {
   /**
    * Ends an async measurement when `promise` settles. The window closes in
    * the promise's first reaction, which is the native snapshot itself; the
-   * rest runs in a later job (allocations there can only touch the peak).
+   * second reaction, queued right behind it, does the rest (only the peak
+   * interval still runs until then).
    */
   #settle<T>(promise: PromiseLike<T>): Promise<Measurement<T>> {
     const settled = Promise.resolve(promise);
     const snapshot = this.#scope.snapshot;
-    return settled.then(snapshot, snapshot).then(this.#afterSettled.bind(this, settled)) as Promise<
-      Measurement<T>
-    >;
+    settled.then(snapshot, snapshot);
+    return settled.then(this.#fulfilled.bind(this), this.#rejected.bind(this)) as Promise<Measurement<T>>;
   }
 
-  async #afterSettled<T>(settled: Promise<T>): Promise<Measurement<T>> {
+  #fulfilled<T>(result: T): Measurement<T> {
     this.#scope.markPeak();
-    const stats = this.#finish();
-    return { result: await settled, stats, profiler: this };
+    return { result, stats: this.#finish(), profiler: this };
   }
 
-  /** @internal Runs the async settlement's code once (see `warmUp`). */
-  static warmUpSettlement(options: ProfilerOptions, failure: Error): void {
-    const fulfilled = Profiler.start(options);
-    fulfilled.#afterSettled(Promise.resolve()).then(ignore, ignore);
-    const rejected = Profiler.start(options);
-    rejected.#afterSettled(Promise.reject(failure)).then(ignore, ignore);
+  #rejected(error: unknown): never {
+    this.#scope.markPeak();
+    this.#finish();
+    throw error;
+  }
+
+  /** Runs every scope path of the profiler unmeasured, once per isolate (see `WARMUP_ROUNDS`). */
+  static #warmUp(): void {
+    if (warm) return;
+    warm = true;
+    const failure = new Error("warm-up");
+    const throwing = () => {
+      throw failure;
+    };
+    // The async measurement below settles in a later job, possibly inside
+    // the caller's first window: everything it runs there is compiled here,
+    // except V8's first call of a native function as a promise reaction (2
+    // blocks, 192 bytes). No rejected promise: Deno's bookkeeping of an
+    // unhandled rejection would run there too.
+    ignore();
+    for (let round = 0; round < WARMUP_ROUNDS; round++) {
+      for (const thread of ["current", "all"] as const) {
+        const options = { thread };
+        Profiler.start(options).stop();
+        Profiler.start(options)[Symbol.dispose]();
+        Profiler.measure(noop, options);
+        try {
+          Profiler.measure(throwing, options);
+        } catch {
+          // expected
+        }
+        Profiler.measure(() => Promise.resolve(), options).then(ignore, ignore);
+        // The settlement's own code, which the two above only reach in a later job.
+        Profiler.start(options).#fulfilled(undefined);
+        try {
+          Profiler.start(options).#rejected(failure);
+        } catch {
+          // expected
+        }
+      }
+    }
   }
 
   /** The thread scope this profiler counts. */

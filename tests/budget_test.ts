@@ -7,12 +7,12 @@ import { runDenoCommand, supportScript } from "./support/child.ts";
 
 Deno.test("a function within its budget passes and its result comes back", () => {
   const fixture = loadFixture();
-  // V8 may compile or optimise code during any run: the budget leaves
-  // room for that, and 10 runs average it out.
+  // Deno's FFI allocates the argument list of a call with parameters on
+  // the calling thread: the budget leaves room for that.
   const result = assertAllocations(() => {
     fixture.fixture_free(fixture.fixture_malloc(1000n));
     return 42;
-  }, { maxCount: 20, maxBytes: 16 * 1024, maxPeakBytes: 64 * 1024, runs: 10 });
+  }, { maxCount: 20, maxTotalBytes: 16 * 1024, maxPeakBytes: 64 * 1024, runs: 10 });
   assert.equal(result, 42);
 });
 
@@ -24,7 +24,7 @@ Deno.test({
     const value = await assertAllocations(async () => {
       await new Promise((resolve) => setTimeout(resolve, 1));
       return "done";
-    }, { maxBytes: 1 << 20 });
+    }, { maxTotalBytes: 1 << 20 });
     assert.equal(value, "done");
     await assertNoLeaks(async () => {
       await new Promise((resolve) => setTimeout(resolve, 1));
@@ -49,8 +49,35 @@ Deno.test("the error of a budget carries the measured stats", () => {
   );
 });
 
+Deno.test("the old maxBytes option is refused with a message naming maxTotalBytes and maxPeakBytes", () => {
+  assert.throws(
+    // @ts-expect-error: the old name on purpose
+    () => assertAllocations(() => 0, { maxBytes: 10 }),
+    /maxBytes was renamed maxTotalBytes \(bytes allocated in all\); for the most bytes live at once, use maxPeakBytes/,
+  );
+});
+
+Deno.test("the budget is checked against the minimum over the runs, and every run is reported", () => {
+  const fixture = loadFixture();
+  let call = 0;
+  // The first measured run makes 20 allocations more than the others.
+  const uneven = () => {
+    if (call++ === 1) fixture.fixture_alloc_a(20n, 16n);
+    fixture.fixture_known_sequence();
+  };
+  assertAllocations(uneven, { maxCount: 113, warmup: 1, runs: 3 });
+  call = 0;
+  assert.throws(() => assertAllocations(uneven, { maxCount: 112, warmup: 1, runs: 3 }), (error: unknown) => {
+    assert.ok(error instanceof AllocationBudgetError);
+    assert.equal(error.stats.allocCount, 113);
+    assert.deepEqual(error.runs.map((run) => run.allocCount >= 133), [true, false, false]);
+    assert.match(error.message, /minimum of 3 runs\): allocCount 113 > maxCount 112\.\n\s+run 1: 1[3-9]\d allocations/);
+    return true;
+  });
+});
+
 Deno.test("bad budget values are rejected", () => {
-  assert.throws(() => assertAllocations(() => 0, { maxBytes: -1 }), OptionError);
+  assert.throws(() => assertAllocations(() => 0, { maxTotalBytes: -1 }), OptionError);
   // @ts-expect-error: a wrong type on purpose
   assert.throws(() => assertAllocations(() => 0, { maxCount: "10" }), /maxCount must be a number >= 0/);
 });
@@ -60,7 +87,7 @@ async function runFailures(env: Record<string, string>): Promise<{ code: number;
   return { code: result.code, output: result.stdout + result.stderr };
 }
 
-/** The number a message states for `label`, e.g. "totalBytes 40123 (...) > maxBytes 1000". */
+/** The number a message states for `label`, e.g. "totalBytes 40123 (...) > maxTotalBytes 1000". */
 function stated(output: string, pattern: RegExp): number {
   const match = pattern.exec(output);
   assert.ok(match !== null, `no match for ${pattern} in:\n${output}`);
@@ -71,12 +98,12 @@ Deno.test("failing budgets and a leak fail with messages that state measured val
   const { code, output } = await runFailures({});
   assert.equal(code, 1);
   assert.match(output, /FAILED \| 0 passed \| 4 failed/);
-  // Each stated value is at least what the fixture allocated (V8 may add a
-  // little of its own on the calling thread).
+  // Each stated value is at least what the fixture allocated (Deno's FFI
+  // call with parameters adds its argument list on the calling thread).
   assert.ok(
     stated(
       output,
-      /Allocation budget exceeded \(thread: current\): totalBytes (\d+) \([\d.]+ KiB\) > maxBytes 1000\./,
+      /Allocation budget exceeded \(thread: current, minimum of 3 runs\): totalBytes (\d+) \([\d.]+ KiB\) > maxTotalBytes 1000\./,
     ) >= 40_000,
   );
   assert.ok(stated(output, /allocCount (\d+) > maxCount 10\./) >= 50);
@@ -89,6 +116,8 @@ Deno.test("failing budgets and a leak fail with messages that state measured val
   );
   assert.match(output, /tolerance 4096 B; after 3 settle rounds/);
   assert.match(output, /set MOD_ALLOC_BACKTRACES=1 to see the call sites responsible/);
+  // Every run's numbers are stated.
+  assert.match(output, /\n\s+run 1: \d+ allocations, \d+ B in all, peak \d+ B\n\s+run 2: .*\n\s+run 3: /);
 });
 
 Deno.test("with call sites on, a failure names the call sites responsible", async () => {

@@ -2,7 +2,9 @@
 import assert from "node:assert/strict";
 import { lastJson, runDeno, supportScript } from "./support/child.ts";
 import { ModAlloc, OptionError, Profiler, StateError } from "../mod.ts";
-import { loadFixture } from "./support/fixture.ts";
+import { openScopeCount } from "../api/open_scopes.ts";
+import { KNOWN_SEQUENCE, loadFixture } from "./support/fixture.ts";
+import { lastJson, runDeno, supportScript } from "./support/child.ts";
 
 const MiB = 1024 * 1024;
 // Deno's FFI allocates a few dozen bytes around each call with parameters,
@@ -100,4 +102,105 @@ Deno.test("the profiler's own memory stays small", async () => {
     await runDeno([supportScript("memory_bytes_child.ts")]),
   );
   assert.ok(bytes > 0 && bytes < 4 * MiB, `memoryBytes ${bytes}`);
+});
+
+Deno.test("a throw inside a using-scope stops the profiler and leaves later scopes working", () => {
+  const fixture = loadFixture();
+  const open = openScopeCount("current");
+  let escaped: Profiler | undefined;
+  assert.throws(() => {
+    using profiler = Profiler.start();
+    escaped = profiler;
+    fixture.fixture_known_sequence();
+    throw new Error("boom");
+  }, /boom/);
+  assert.equal(escaped?.stopped, true);
+  assert.equal(openScopeCount("current"), open);
+  assert.throws(() => escaped?.stop(), StateError);
+  const { stats } = Profiler.measure(fixture.fixture_known_sequence);
+  assert.equal(stats.allocCount, KNOWN_SEQUENCE.allocCount);
+});
+
+Deno.test("with call sites, a thrown, an abandoned or a nested scope does not poison the next one", async () => {
+  const result = await runDeno([supportScript("dispose_child.ts")]);
+  assert.equal(result.code, 0, result.stderr);
+  const out = lastJson<Record<string, unknown>>(result);
+  assert.equal(out.thrown, "thrown inside the scope");
+  assert.equal(out.afterThrow, 30);
+  assert.equal(out.afterAbandoned, 7);
+  assert.match(String(out.abandonedSites), /^StateError: .*another Profiler\.start\(\{ callSites: true \}\) began/);
+});
+
+Deno.test("Profiler.measure returns the result and the stats, for a sync and an async function", async () => {
+  const fixture = loadFixture();
+  const work = () => {
+    fixture.fixture_known_sequence();
+    return "sync";
+  };
+  work(); // V8 compiles a function on its first call, inside whatever scope is open
+  const sync = Profiler.measure(work);
+  assert.equal(sync.result, "sync");
+  assert.equal(sync.stats.allocCount, KNOWN_SEQUENCE.allocCount);
+  assert.equal(sync.profiler.stopped, true);
+  const pending = Profiler.measure(async () => {
+    await Promise.resolve();
+    fixture.fixture_known_sequence(); // after the await: counted only if the promise is awaited
+    return "async";
+  });
+  assert.ok(pending instanceof Promise);
+  const settled = await pending;
+  assert.equal(settled.result, "async");
+  assert.ok(settled.stats.allocCount >= KNOWN_SEQUENCE.allocCount, `allocCount ${settled.stats.allocCount}`);
+  assert.ok(settled.stats.totalBytes >= KNOWN_SEQUENCE.totalBytes, `totalBytes ${settled.stats.totalBytes}`);
+});
+
+Deno.test("Profiler.measure passes a throw or a rejection through and leaves no scope open", async () => {
+  const open = openScopeCount("current");
+  assert.throws(() =>
+    Profiler.measure(() => {
+      throw new RangeError("sync");
+    }), RangeError);
+  await assert.rejects(
+    Profiler.measure(async () => {
+      await Promise.resolve();
+      throw new RangeError("async");
+    }),
+    RangeError,
+  );
+  assert.equal(openScopeCount("current"), open);
+});
+
+Deno.test("reset during an open scope keeps its deltas right for both thread scopes", () => {
+  const fixture = loadFixture();
+  const alloc = ModAlloc.install();
+  const all = Profiler.start({ thread: "all" });
+  const current = Profiler.start({ thread: "current" });
+  fixture.fixture_known_sequence();
+  alloc.reset();
+  fixture.fixture_known_sequence();
+  const currentStats = current.stop();
+  const allStats = all.stop();
+  // The calling thread's counters are not reset: exact.
+  assert.equal(currentStats.allocCount, 2 * KNOWN_SEQUENCE.allocCount);
+  assert.equal(currentStats.totalBytes, 2 * KNOWN_SEQUENCE.totalBytes);
+  // Every thread's: at least both sequences, whatever other threads added.
+  assert.ok(allStats.allocCount >= 2 * KNOWN_SEQUENCE.allocCount, `allocCount ${allStats.allocCount}`);
+  assert.ok(allStats.totalBytes >= 2 * KNOWN_SEQUENCE.totalBytes, `totalBytes ${allStats.totalBytes}`);
+  assert.ok(allStats.freeCount >= 2 * KNOWN_SEQUENCE.freeCount, `freeCount ${allStats.freeCount}`);
+});
+
+Deno.test("the scope of a profiler dropped without stop is forgotten once it is collected", async () => {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  assert.ok(gc !== undefined, "run with --v8-flags=--expose-gc");
+  const open = openScopeCount("all");
+  (() => {
+    Profiler.start({ thread: "all" }); // never stopped, unreachable at once
+  })();
+  assert.equal(openScopeCount("all"), open + 1);
+  // Finalizers run in a task after a collection: bounded rounds, no timing.
+  for (let round = 0; round < 50 && openScopeCount("all") > open; round++) {
+    gc();
+    await new Promise((resolve) => setTimeout(resolve, 0));
+  }
+  assert.equal(openScopeCount("all"), open);
 });

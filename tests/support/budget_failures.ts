@@ -11,7 +11,7 @@ const fixture = loadFixture();
 const kept: bigint[] = [];
 
 Deno.test("over maxBytes", () => {
-  assertAllocations(() => fixture.fixture_alloc_b(4n, 10_000n), { maxBytes: 1000 });
+  assertAllocations(() => fixture.fixture_alloc_b(4n, 10_000n), { maxTotalBytes: 1000 });
 });
 
 Deno.test("over maxCount", () => {

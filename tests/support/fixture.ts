@@ -27,6 +27,7 @@ const fixtureSymbols = {
   fixture_many_sites: { parameters: ["u32", "u64"], result: "void" },
   fixture_small_stack_threads: { parameters: ["u32", "u64", "u64"], result: "i32" },
   fixture_record_end: { parameters: ["buffer"], result: "void" },
+  fixture_known_sequence: { parameters: [], result: "void" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 export type Fixture = Deno.DynamicLibrary<typeof fixtureSymbols>["symbols"];
@@ -42,6 +43,21 @@ export function loadFixture(): Fixture {
   fixture ??= Deno.dlopen(path, fixtureSymbols).symbols;
   return fixture;
 }
+
+/**
+ * What `fixture_known_sequence` allocates, worked out from its source in
+ * tests/fixture/fixture.c (100 malloc of 32..131 B, 10 calloc(3, 40), 3
+ * realloc to 1000 B, 110 frees).
+ */
+export const KNOWN_SEQUENCE = {
+  allocCount: 113,
+  freeCount: 110,
+  totalBytes: 8150 + 1200 + 2901,
+  currentBytes: 0,
+  liveCount: 0,
+  scopePeakBytes: 8150 + 1200 + 2901,
+  scopePeakLiveCount: 110,
+} as const;
 
 export const ENOMEM = 12;
 export const EINVAL = 22;
