@@ -6,8 +6,12 @@
  * @module
  */
 
+import { FIELD } from "../ffi/layout.ts";
+import { loadLibrary } from "../ffi/library.ts";
+import { type CounterReader, counterReader } from "../ffi/stats.ts";
 import type { ThreadScope } from "../types/alloc_stats.ts";
-import { OptionError } from "../types/errors.ts";
+import { OptionError, ReportError } from "../types/errors.ts";
+import { writeFileAtomically } from "./dhat.ts";
 import { ModAlloc } from "./mod_alloc.ts";
 import { threadScope } from "./options.ts";
 import { formatBytes } from "./report.ts";
@@ -93,10 +97,35 @@ export function formatBenchmem(results: AllocationsPerOp[]): string {
     .join("\n");
 }
 
-const recorded = new Map<string, { iterations: number; bytes: number; allocs: number }>();
-let reportRegistered = false;
+/** The allocation cost per operation of one {@linkcode benchAllocations} bench. */
+export interface BenchAllocationResult {
+  /** The bench's name. */
+  name: string;
+  /** The bench's group, when it has one. */
+  group?: string;
+  /** Operations counted (every run of the bench but its first). */
+  iterations: number;
+  /** Bytes allocated per operation (Go's B/op). */
+  bytesPerOp: number;
+  /** Allocation events per operation (Go's allocs/op). */
+  allocsPerOp: number;
+}
 
-/** Where `benchAllocations` writes JSON results, if anywhere. */
+/** Sums of one bench, keyed by group and name. */
+interface BenchTally {
+  name: string;
+  group: string | undefined;
+  calls: number;
+  iterations: number;
+  bytes: number;
+  allocs: number;
+}
+
+const tallies = new Map<string, BenchTally>();
+let reportRegistered = false;
+const AsyncFunction = (async () => {}).constructor;
+
+/** `MOD_ALLOC_BENCH_JSON`, if set (and readable). */
 function jsonPath(): string | undefined {
   try {
     return Deno.env.get("MOD_ALLOC_BENCH_JSON") || undefined;
@@ -106,22 +135,62 @@ function jsonPath(): string | undefined {
 }
 
 /**
- * The allocation results recorded by `benchAllocations` so far (also
- * printed and written as JSON when the bench process ends).
+ * Checks that `path` can be written, by creating and removing a file next
+ * to it, so that a bad path fails before any bench runs instead of after
+ * all of them.
+ */
+function checkWritable(path: string): void {
+  const where = `MOD_ALLOC_BENCH_JSON=${path}`;
+  let info: Deno.FileInfo | undefined;
+  try {
+    info = Deno.lstatSync(path);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw reportError(where, error);
+  }
+  if (info !== undefined && !info.isFile) {
+    throw new ReportError(
+      `${where} is ${info.isDirectory ? "a directory" : "not a regular file"}: set it to the path of a JSON file ` +
+        "to write (e.g. bench_allocations.json), or unset it.",
+    );
+  }
+  const probe = `${path}.probe-${Deno.pid}`;
+  try {
+    Deno.openSync(probe, { write: true, createNew: true, mode: 0o600 }).close();
+    Deno.removeSync(probe);
+  } catch (error) {
+    throw reportError(where, error);
+  }
+}
+
+function reportError(where: string, error: unknown): ReportError {
+  return new ReportError(
+    `${where} cannot be written (${(error as Error).message}): point it at a file in a writable directory ` +
+      "that exists, or unset it.",
+    { cause: error },
+  );
+}
+
+/**
+ * The results recorded by {@linkcode benchAllocations} so far, one per
+ * bench (keyed by group and name); also printed to stderr and written as
+ * JSON to `MOD_ALLOC_BENCH_JSON` when the bench process ends.
+ *
+ * @returns The results, in registration order.
  *
  * @example
  * ```ts
- * import { benchAllocationResults } from "../mod.ts";
+ * import { benchAllocationResults } from "@mod-alloc/deno";
  *
- * for (const result of benchAllocationResults()) console.log(result.name, result.bytesPerOp);
+ * for (const result of benchAllocationResults()) console.log(result.group, result.name, result.bytesPerOp);
  * ```
  */
-export function benchAllocationResults(): Omit<AllocationsPerOp, "nsPerOp">[] {
-  return [...recorded].map(([name, r]) => ({
-    name,
-    iterations: r.iterations,
-    bytesPerOp: r.bytes / r.iterations,
-    allocsPerOp: r.allocs / r.iterations,
+export function benchAllocationResults(): BenchAllocationResult[] {
+  return [...tallies.values()].filter((tally) => tally.iterations > 0).map((tally) => ({
+    name: tally.name,
+    ...(tally.group === undefined ? {} : { group: tally.group }),
+    iterations: tally.iterations,
+    bytesPerOp: tally.bytes / tally.iterations,
+    allocsPerOp: tally.allocs / tally.iterations,
   }));
 }
 
@@ -129,49 +198,171 @@ function report(): void {
   const results = benchAllocationResults();
   if (results.length === 0) return;
   const lines = results.map((r) =>
-    `${r.name}: ${Math.round(r.bytesPerOp)} B/op (${formatBytes(Math.round(r.bytesPerOp))}), ${
-      r.allocsPerOp.toFixed(2)
-    } allocs/op over ${r.iterations} ops`
+    `${r.group === undefined ? "" : `${r.group} / `}${r.name}: ${Math.round(r.bytesPerOp)} B/op ` +
+    `(${formatBytes(Math.round(r.bytesPerOp))}), ${r.allocsPerOp.toFixed(2)} allocs/op over ${r.iterations} ops`
   );
-  console.log(`\nnative allocations (mod-alloc, calling thread):\n${lines.join("\n")}`);
+  // stderr: `deno bench --json` owns stdout.
+  console.error(`\nnative allocations (mod-alloc, calling thread):\n${lines.join("\n")}`);
   const path = jsonPath();
-  if (path !== undefined) Deno.writeTextFileSync(path, JSON.stringify(results, null, 2));
+  if (path !== undefined) writeFileAtomically(path, JSON.stringify(results, null, 2));
 }
 
 /**
- * Registers a `Deno.bench` whose every run is also counted; when the bench
- * process ends, B/op and allocs/op of each are printed after Deno's time
- * table (and written as JSON to `MOD_ALLOC_BENCH_JSON` when it is set).
+ * Counts one run of a bench: between the context's `start()` and `end()`
+ * when the bench calls them (as Deno times it), else the whole call.
+ */
+class BenchRun {
+  readonly context: Deno.BenchContext;
+  readonly #tally: BenchTally;
+  readonly #reader: CounterReader;
+  #allocs = 0;
+  #bytes = 0;
+  #explicit = false;
+
+  constructor(tally: BenchTally, reader: CounterReader, context: Deno.BenchContext) {
+    this.#tally = tally;
+    this.#reader = reader;
+    const run = this;
+    this.context = {
+      name: context.name,
+      origin: context.origin,
+      start() {
+        context.start();
+        run.#explicit = true;
+        run.#open();
+      },
+      end() {
+        run.#close();
+        context.end();
+      },
+    };
+    this.#open();
+  }
+
+  #open(): void {
+    const counters = this.#reader.counters;
+    this.#reader.snapshot.current();
+    this.#allocs = counters[FIELD.alloc_count];
+    this.#bytes = counters[FIELD.total_bytes];
+  }
+
+  #close(): void {
+    const counters = this.#reader.counters;
+    this.#reader.snapshot.current();
+    this.#allocs = counters[FIELD.alloc_count] - this.#allocs;
+    this.#bytes = counters[FIELD.total_bytes] - this.#bytes;
+    this.#explicit = true; // later snapshots of this run change nothing
+  }
+
+  /** Adds the run to its bench; the first run of each bench compiles it and is left out. */
+  finish(): void {
+    if (!this.#explicit) this.#close();
+    const tally = this.#tally;
+    if (tally.calls++ === 0) return;
+    tally.iterations++;
+    tally.allocs += this.#allocs;
+    tally.bytes += this.#bytes;
+  }
+}
+
+/**
+ * Registers a `Deno.bench` whose runs are also counted: B/op and allocs/op
+ * of the calling thread, printed to stderr after Deno's table when the
+ * bench process ends (`deno bench --json` stays valid JSON), and written
+ * as JSON to `MOD_ALLOC_BENCH_JSON` when it is set.
  *
- * @example
+ * `fn` gets Deno's `BenchContext`: when it calls `b.start()` and `b.end()`,
+ * only what runs between them is counted, as only that is timed. An
+ * `async` function is awaited, as `Deno.bench` awaits it; a plain function
+ * that returns a promise is refused (Deno would not await it either).
+ * Results are kept per group and name; registering the same pair twice is
+ * an error. The first run of each bench is not counted (V8 compiles the
+ * function then). Counting costs two native reads per run, inside the
+ * timing unless the bench calls `b.start()`/`b.end()`.
+ *
+ * Permissions: `--allow-ffi`, `--allow-read`, `--allow-env`, and
+ * `--allow-write` for `MOD_ALLOC_BENCH_JSON`.
+ *
+ * @param name The bench's name, as in `Deno.bench`.
+ * @param fn The operation, sync or `async`; it receives the bench context.
+ * @param options Other `Deno.bench` options (`group`, `baseline`, `n`, `warmup`, `only`, `ignore`, `permissions`, …).
+ * @throws {OptionError} When a bench with the same group and name is already registered.
+ * @throws {ReportError} When `MOD_ALLOC_BENCH_JSON` names a path that cannot be written: at registration,
+ * before any bench runs.
+ *
+ * @example Sync, async, and timed sections
  * ```ts
- * import { benchAllocations } from "../mod.ts";
+ * import { benchAllocations } from "@mod-alloc/deno";
  *
- * benchAllocations("encode 100 chars", () => new TextEncoder().encode("x".repeat(100)));
+ * const encoder = new TextEncoder();
+ * benchAllocations("encode 1 KiB", () => encoder.encode("x".repeat(1024)), { group: "encode" });
+ * benchAllocations("read after await", async () => {
+ *   await Promise.resolve();
+ *   new Uint8Array(8192);
+ * });
+ * benchAllocations("only the middle", (b) => {
+ *   const input = "x".repeat(4096);
+ *   b.start();
+ *   encoder.encode(input);
+ *   b.end();
+ * });
  * ```
  */
 export function benchAllocations(
   name: string,
-  fn: () => unknown,
+  fn: (b: Deno.BenchContext) => unknown,
   options: Omit<Deno.BenchDefinition, "fn" | "name"> = {},
 ): void {
-  const alloc = ModAlloc.install();
+  ModAlloc.install();
+  const reader = counterReader(loadLibrary());
+  const group = options.group ?? undefined;
+  const key = JSON.stringify([group ?? null, name]);
+  if (tallies.has(key)) {
+    throw new OptionError(
+      `benchAllocations: a bench named ${JSON.stringify(name)}${
+        group === undefined ? "" : ` in group ${JSON.stringify(group)}`
+      } is already registered; give it another name or group, or its results would be mixed.`,
+    );
+  }
   if (!reportRegistered) {
+    const path = jsonPath();
+    try {
+      if (path !== undefined) checkWritable(path);
+    } catch (error) {
+      // `deno bench --json` does not print a module's uncaught error: say it here.
+      console.error(`mod-alloc: ${(error as Error).message}`);
+      throw error;
+    }
     reportRegistered = true;
     globalThis.addEventListener("unload", report);
+  }
+  const tally: BenchTally = { name, group, calls: 0, iterations: 0, bytes: 0, allocs: 0 };
+  tallies.set(key, tally);
+  if (fn instanceof AsyncFunction) {
+    Deno.bench({
+      ...options,
+      name,
+      async fn(context) {
+        const run = new BenchRun(tally, reader, context);
+        await fn(run.context);
+        run.finish();
+      },
+    });
+    return;
   }
   Deno.bench({
     ...options,
     name,
-    fn() {
-      const before = alloc.snapshot({ thread: "current" });
-      fn();
-      const after = alloc.snapshot({ thread: "current" });
-      const entry = recorded.get(name) ?? { iterations: 0, bytes: 0, allocs: 0 };
-      entry.iterations++;
-      entry.bytes += after.totalBytes - before.totalBytes;
-      entry.allocs += after.allocCount - before.allocCount;
-      recorded.set(name, entry);
+    fn(context) {
+      const run = new BenchRun(tally, reader, context);
+      const result = fn(run.context);
+      run.finish();
+      if (typeof (result as PromiseLike<unknown> | null)?.then === "function") {
+        throw new OptionError(
+          `benchAllocations(${JSON.stringify(name)}): the function returned a promise but is not declared async; ` +
+            "Deno.bench only awaits async functions: declare it `async` so the whole operation is counted.",
+        );
+      }
     },
   });
 }
