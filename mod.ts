@@ -4,13 +4,25 @@
  * `ModAlloc.install()` wraps the C allocator of the Deno process (or
  * attaches to the library preloaded with `LD_PRELOAD`) and counts every
  * native allocation: Deno's runtime, V8 backing stores, and libraries
- * loaded with `Deno.dlopen`. `Profiler.start()` / `stop()` measures a scope.
+ * loaded with `Deno.dlopen`. `Profiler.start()` / `stop()` (or `using`, or
+ * `Profiler.measure(fn)`) measures a scope; `assertAllocations`,
+ * `assertNoLeaks` and `benchAllocations` put budgets in `deno test` and
+ * bytes per operation in `deno bench`.
+ *
+ * Two rules hold across the API. Scopes count the calling thread unless
+ * asked for `thread: "all"` (only `ModAlloc.snapshot()`, a reading of the
+ * process, defaults to every thread). A function that takes a callback
+ * accepts a sync or an async one, and returns a promise exactly when the
+ * callback does (`assertNoLeaks` always does).
+ *
+ * Permissions: `--allow-ffi`, `--allow-read`, `--allow-env`; `--allow-write`
+ * for report files.
  *
  * @example
  * ```ts
- * import { Profiler } from "./mod.ts";
+ * import { Profiler } from "@mod-alloc/deno";
  *
- * const profiler = Profiler.start({ thread: "current" });
+ * using profiler = Profiler.start();
  * const bytes = new Uint8Array(1 << 20);
  * const stats = profiler.stop();
  * console.log(`${stats.allocCount} allocs, ${stats.totalBytes} B`, bytes.length);
@@ -33,16 +45,18 @@ export {
 } from "./api/budget.ts";
 export {
   type AllocationsPerOp,
+  type BenchAllocationResult,
   benchAllocationResults,
   benchAllocations,
   formatBenchmem,
   measureAllocations,
   type MeasureOptions,
 } from "./api/bench_mem.ts";
-export { Profiler, type ProfilerOptions } from "./api/profiler.ts";
+export { type Measurement, Profiler, type ProfilerOptions } from "./api/profiler.ts";
 export {
   AbiMismatchError,
   InstallError,
+  type InstallErrorOptions,
   LibraryIntegrityError,
   LibraryNotFoundError,
   ModAllocError,

@@ -50,11 +50,23 @@ function count(value: unknown, name: string, fallback: number): number {
 
 /**
  * Runs `fn` `iterations` times and reports time, bytes and allocations per
- * operation.
+ * operation, like Go's `-benchmem`, from a plain script. The counts are of
+ * the calling thread (or of every thread with `thread: "all"`) and include
+ * what V8 does on it while `fn` runs (a collection, compiling `fn` to a
+ * faster tier): real costs of the operation, averaged. `fn` is sync; for
+ * an async operation use {@linkcode benchAllocations} in `deno bench`.
+ *
+ * Permissions: `--allow-ffi`, `--allow-read`, `--allow-env`.
+ *
+ * @param name A name for the result.
+ * @param fn The operation.
+ * @param options Iterations (default 1000), unmeasured warm-up runs (default 100), thread scope.
+ * @returns Time, bytes and allocations per operation.
+ * @throws {OptionError} When an option is invalid, or `fn` returns a promise.
  *
  * @example
  * ```ts
- * import { formatBenchmem, measureAllocations } from "../mod.ts";
+ * import { formatBenchmem, measureAllocations } from "@mod-alloc/deno";
  *
  * const result = measureAllocations("encode", () => new TextEncoder().encode("x".repeat(100)), { iterations: 200 });
  * console.log(formatBenchmem([result]));
@@ -66,7 +78,15 @@ export function measureAllocations(name: string, fn: () => unknown, options: Mea
   if (iterations === 0) throw new OptionError("measureAllocations: iterations must be at least 1.");
   const thread = threadScope(options.thread, "measureAllocations", "current");
   const alloc = ModAlloc.install();
-  for (let i = 0; i < warmup; i++) fn();
+  for (let i = 0; i < warmup; i++) {
+    const result = fn();
+    if (typeof (result as PromiseLike<unknown> | null)?.then === "function") {
+      throw new OptionError(
+        `measureAllocations(${JSON.stringify(name)}): fn returned a promise; it measures sync work only. ` +
+          "Measure async work with benchAllocations in deno bench, or Profiler.measure.",
+      );
+    }
+  }
   const before = alloc.snapshot({ thread });
   const start = performance.now();
   for (let i = 0; i < iterations; i++) fn();
@@ -81,7 +101,19 @@ export function measureAllocations(name: string, fn: () => unknown, options: Mea
   };
 }
 
-/** Results as Go prints them: `name  N  ns/op  B/op  allocs/op`. */
+/**
+ * Results as Go prints them: `name  N  ns/op  B/op  allocs/op`.
+ *
+ * @param results Results of {@linkcode measureAllocations}.
+ * @returns One aligned line per result.
+ *
+ * @example
+ * ```ts
+ * import { formatBenchmem } from "@mod-alloc/deno";
+ *
+ * console.log(formatBenchmem([{ name: "a", iterations: 10, nsPerOp: 12.5, bytesPerOp: 48, allocsPerOp: 1 }]));
+ * ```
+ */
 export function formatBenchmem(results: AllocationsPerOp[]): string {
   const rows = results.map((r) => [
     r.name,

@@ -207,6 +207,25 @@ function describeRun(stats: ScopeStats): string {
  * ```
  */
 export function assertAllocations<T>(fn: () => Promise<T>, budget?: AllocationBudget): Promise<T>;
+/**
+ * The sync form of {@linkcode assertAllocations}: for an `fn` that does
+ * not return a promise, the check is done and `fn`'s last result returned
+ * before `assertAllocations` returns.
+ *
+ * @param fn The code to measure.
+ * @param budget The limits, the thread scope, and the number of runs.
+ * @returns What `fn` returned on its last run.
+ * @throws {AllocationBudgetError} When a limit is exceeded.
+ * @throws {OptionError} When a budget value is invalid.
+ *
+ * @example
+ * ```ts
+ * import { assertAllocations } from "@mod-alloc/deno";
+ *
+ * const length = assertAllocations(() => "abc".length, { maxCount: 0 });
+ * console.log(length); // 3
+ * ```
+ */
 export function assertAllocations<T>(fn: () => T, budget?: AllocationBudget): T;
 export function assertAllocations<T>(fn: () => T, budget: AllocationBudget = {}): T | Promise<Awaited<T>> {
   if ((budget as { maxBytes?: unknown }).maxBytes !== undefined) {

@@ -33,7 +33,13 @@ export type InstallMode = "preload" | "runtime";
 
 /** Options of {@linkcode ModAlloc.snapshot}. */
 export interface SnapshotOptions {
-  /** `"all"` (default): every thread; `"current"`: the calling thread. */
+  /**
+   * `"all"` (default): every thread; `"current"`: the calling thread.
+   * The one default that differs from the scopes' (`Profiler`, the test and
+   * bench helpers, which count the calling thread): a snapshot describes
+   * the process, as `ps` or `top` would, while a scope measures code the
+   * caller runs.
+   */
   thread?: ThreadScope;
 }
 
@@ -43,9 +49,14 @@ let instance: ModAlloc | undefined;
  * The native heap profiler of this process. There is one per process: get
  * it with {@linkcode ModAlloc.install}.
  *
+ * Permissions: `--allow-ffi` (to load and call the library; path-scoped
+ * `--allow-ffi=<lib>` is not enough, as the counters are read through a
+ * pointer), `--allow-read` and `--allow-env` to find it (without them the
+ * defaults are used), and `--allow-write` for the DHAT writer.
+ *
  * @example Count the native allocations of some work
  * ```ts
- * import { ModAlloc } from "../mod.ts";
+ * import { ModAlloc } from "@mod-alloc/deno";
  *
  * const alloc = ModAlloc.install();
  * alloc.reset();
@@ -106,9 +117,18 @@ export class ModAlloc {
    * `MOD_ALLOC_FRAMES` and `MOD_ALLOC_BUCKETS`. Call sites stay on once
    * enabled, with the settings they were enabled with.
    *
+   * @param options Call-site settings; each defaults to its environment variable.
+   * @returns The process-wide instance.
+   * @throws {OptionError} When an option is out of range.
+   * @throws {InstallError} When the hooks cannot be installed or call sites
+   * cannot be turned on; the message and `code` say why and what to do next.
+   * @throws {LibraryNotFoundError} When the library cannot be found or opened.
+   * @throws {AbiMismatchError} When the library was built for another version.
+   * @throws {UnsupportedPlatformError} Off Linux x86_64/aarch64.
+   *
    * @example
    * ```ts
-   * import { ModAlloc } from "../mod.ts";
+   * import { ModAlloc } from "@mod-alloc/deno";
    *
    * const alloc = ModAlloc.install();
    * console.log(alloc.mode, alloc.installed);
@@ -154,9 +174,13 @@ export class ModAlloc {
    * The counters now. For `thread: "all"` the event counts start at the
    * last {@linkcode ModAlloc.reset}; for `"current"` at the thread's start.
    *
+   * @param options `thread`: `"all"` (default) or `"current"`.
+   * @returns The counters as plain numbers.
+   * @throws {OptionError} When `thread` is not `"all"` or `"current"`.
+   *
    * @example
    * ```ts
-   * import { ModAlloc } from "../mod.ts";
+   * import { ModAlloc } from "@mod-alloc/deno";
    *
    * const { currentBytes, liveCount } = ModAlloc.install().snapshot({ thread: "current" });
    * console.log(currentBytes, liveCount);
@@ -170,11 +194,16 @@ export class ModAlloc {
    * Zeroes the all-threads event counts (`allocCount`, `freeCount`,
    * `totalBytes`, `foreignCount`, `failedCount`) and re-bases the peaks on
    * the live values. `currentBytes` and `liveCount` keep describing memory
-   * that is still live.
+   * that is still live. The calling thread's counters are not reset.
+   *
+   * Open {@linkcode Profiler} scopes keep their deltas right: those that
+   * count every thread are re-based by what the counters held just before
+   * the reset (events other threads make between that read and the reset,
+   * two native calls apart, are lost to them).
    *
    * @example
    * ```ts
-   * import { ModAlloc } from "../mod.ts";
+   * import { ModAlloc } from "@mod-alloc/deno";
    *
    * const alloc = ModAlloc.install();
    * alloc.reset();
@@ -192,9 +221,11 @@ export class ModAlloc {
    * uninstalled are settled when their address is reused after a new
    * install. Calling it when not installed is a no-op.
    *
+   * @throws {InstallError} When the patched imports cannot be restored.
+   *
    * @example
    * ```ts
-   * import { ModAlloc } from "../mod.ts";
+   * import { ModAlloc } from "@mod-alloc/deno";
    *
    * const alloc = ModAlloc.install();
    * alloc.uninstall();
@@ -218,9 +249,13 @@ export class ModAlloc {
    * V8's perf map when deno runs with
    * `--v8-flags=--perf-basic-prof,--interpreted-frames-native-stack,--logfile=/dev/null`.
    *
+   * @param options `limit` and `sortBy`.
+   * @returns The sites, largest first; none when call sites are off.
+   * @throws {OptionError} When an option is invalid.
+   *
    * @example
    * ```ts
-   * import { ModAlloc } from "../mod.ts";
+   * import { ModAlloc } from "@mod-alloc/deno";
    *
    * const alloc = ModAlloc.install({ backtraces: true });
    * const keep = new Uint8Array(1 << 20);
@@ -232,7 +267,13 @@ export class ModAlloc {
     return this.callSiteTable(options).sites;
   }
 
-  /** Like {@linkcode ModAlloc.callSites}, with the table's fill and overflow figures. */
+  /**
+   * Like {@linkcode ModAlloc.callSites}, with the table's fill and overflow figures.
+   *
+   * @param options `limit` and `sortBy`.
+   * @returns The sites and the table's figures.
+   * @throws {OptionError} When an option is invalid.
+   */
   callSiteTable(options: CallSitesOptions = {}): CallSiteTable {
     const checked = callSitesOptions(options);
     const summary = readSummary(this.#library);
@@ -248,9 +289,13 @@ export class ModAlloc {
   /**
    * The top call sites as a text table (default 10).
    *
+   * @param options `limit` (default 10) and `sortBy`.
+   * @returns The table as text.
+   * @throws {OptionError} When an option is invalid.
+   *
    * @example
    * ```ts
-   * import { ModAlloc } from "../mod.ts";
+   * import { ModAlloc } from "@mod-alloc/deno";
    *
    * console.log(ModAlloc.install({ backtraces: true }).formatCallSites({ limit: 5 }));
    * ```
@@ -264,26 +309,31 @@ export class ModAlloc {
    * `dh_view.html` loads: every call site with its totals, lifetimes, and
    * bytes at the global peak and now, frames named as in
    * {@linkcode ModAlloc.callSites}. Without call sites, one program point
-   * holds everything. The file appears whole or not at all; a path that
-   * cannot be written throws {@linkcode ReportError}.
+   * holds everything. The file appears whole or not at all.
+   *
+   * Permissions: `--allow-write` for `path`, `--allow-read` to name frames.
+   *
+   * @param path Where to write: a path or a `file:` URL.
+   * @throws {ReportError} When the path cannot be written; the message says why.
    *
    * @example
    * ```ts
-   * import { ModAlloc } from "../mod.ts";
+   * import { ModAlloc } from "@mod-alloc/deno";
    *
    * const path = Deno.makeTempFileSync({ suffix: ".json" });
-   * ModAlloc.install({ backtraces: true }).writeDhat(path);
+   * ModAlloc.install({ backtraces: true }).writeDhatSync(path);
    * console.log(JSON.parse(Deno.readTextFileSync(path)).dhatFileVersion); // 2
    * ```
    */
-  writeDhat(path: string): void {
-    const raw = `${path}.raw-${Deno.pid}`;
+  writeDhatSync(path: string | URL): void {
+    const file = path instanceof URL ? pathOfFileUrl(path) : path;
+    const raw = `${file}.raw-${Deno.pid}`;
     const status = this.#library.symbols.mod_alloc_write_dhat(new TextEncoder().encode(`${raw}\0`));
-    if (status !== 0) throw new ReportError(`Cannot write the DHAT file ${path}: ${errnoText(-status)}.`);
+    if (status !== 0) throw new ReportError(`Cannot write the DHAT file ${file}: ${errnoText(-status)}.`);
     try {
-      finishDhatFile(raw, path);
+      finishDhatFile(raw, file);
     } catch (error) {
-      throw new ReportError(`Cannot write the DHAT file ${path}: ${(error as Error).message}`, { cause: error });
+      throw new ReportError(`Cannot write the DHAT file ${file}: ${(error as Error).message}`, { cause: error });
     } finally {
       try {
         Deno.removeSync(raw);
@@ -291,6 +341,17 @@ export class ModAlloc {
         // already gone
       }
     }
+  }
+
+  /**
+   * The old name of {@linkcode ModAlloc.writeDhatSync}.
+   *
+   * @deprecated Use {@linkcode ModAlloc.writeDhatSync}, which also takes a `file:` URL.
+   * @param path Where to write.
+   * @throws {ReportError} When the path cannot be written.
+   */
+  writeDhat(path: string): void {
+    this.writeDhatSync(path);
   }
 
   /** Bytes of memory the profiler itself holds (tables, records). */
@@ -317,7 +378,20 @@ const ERRNO_TEXT: Record<number, string> = {
   5: "an I/O error occurred",
 };
 
-/** A system error number as words a user can act on. */
+/** A `file:` URL as a path; any other URL is refused. */
+function pathOfFileUrl(url: URL): string {
+  if (url.protocol !== "file:") {
+    throw new ReportError(`Cannot write to ${url.href}: only paths and file: URLs can be written.`);
+  }
+  return decodeURIComponent(url.pathname);
+}
+
+/**
+ * A system error number as words a user can act on.
+ *
+ * @param errno A positive `errno` value.
+ * @returns The words, or "system error N" for one not listed.
+ */
 export function errnoText(errno: number): string {
   return ERRNO_TEXT[errno] ?? `system error ${errno}`;
 }

@@ -210,6 +210,23 @@ export class Profiler implements Disposable {
    * ```
    */
   static measure<T>(fn: () => Promise<T>, options?: ProfilerOptions): Promise<Measurement<T>>;
+  /**
+   * The sync form of {@linkcode Profiler.measure}: for an `fn` that does not
+   * return a promise, the scope ends when `fn` returns.
+   *
+   * @param fn The code to measure.
+   * @param options `thread` (default `"current"`) and `callSites`.
+   * @returns `{ result, stats, profiler }`.
+   * @throws {OptionError} As {@linkcode Profiler.start}; and whatever `fn` throws.
+   *
+   * @example
+   * ```ts
+   * import { Profiler } from "@mod-alloc/deno";
+   *
+   * const { stats } = Profiler.measure(() => new Uint8Array(1 << 16));
+   * console.log(stats.totalBytes >= 1 << 16); // true
+   * ```
+   */
   static measure<T>(fn: () => T, options?: ProfilerOptions): Measurement<T>;
   static measure<T>(fn: () => T, options: ProfilerOptions = {}): Measurement<T> | Promise<Measurement<Awaited<T>>> {
     const profiler = Profiler.#prepare(options, "Profiler.measure");

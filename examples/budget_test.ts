@@ -8,7 +8,7 @@ function encodeRows(rows: number): Uint8Array {
 }
 
 Deno.test("encoding 1000 rows stays within 256 KiB of native memory", () => {
-  assertAllocations(() => encodeRows(1000), { maxBytes: 256 * 1024, maxCount: 100 });
+  assertAllocations(() => encodeRows(1000), { maxTotalBytes: 256 * 1024, maxCount: 100 });
 });
 
 Deno.test("encoding does not leak native memory", async () => {

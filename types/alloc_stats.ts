@@ -15,7 +15,7 @@
  *
  * @example Reading a snapshot
  * ```ts
- * import { ModAlloc, type AllocStats } from "../mod.ts";
+ * import { ModAlloc, type AllocStats } from "@mod-alloc/deno";
  *
  * const stats: AllocStats = ModAlloc.install().snapshot();
  * console.log(stats.allocCount, stats.currentBytes);

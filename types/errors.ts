@@ -10,7 +10,7 @@
  *
  * @example
  * ```ts
- * import { ModAlloc, ModAllocError } from "../mod.ts";
+ * import { ModAlloc, ModAllocError } from "@mod-alloc/deno";
  *
  * try {
  *   ModAlloc.install({ frames: 0 });

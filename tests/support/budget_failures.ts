@@ -10,7 +10,7 @@ ModAlloc.install(withSites ? { backtraces: true, buckets: 1 << 16 } : {});
 const fixture = loadFixture();
 const kept: bigint[] = [];
 
-Deno.test("over maxBytes", () => {
+Deno.test("over maxTotalBytes", () => {
   assertAllocations(() => fixture.fixture_alloc_b(4n, 10_000n), { maxTotalBytes: 1000 });
 });
 
