@@ -254,17 +254,16 @@ class BenchRun {
   constructor(tally: BenchTally, reader: CounterReader, context: Deno.BenchContext) {
     this.#tally = tally;
     this.#reader = reader;
-    const run = this;
     this.context = {
       name: context.name,
       origin: context.origin,
-      start() {
+      start: () => {
         context.start();
-        run.#explicit = true;
-        run.#open();
+        this.#explicit = true;
+        this.#open();
       },
-      end() {
-        run.#close();
+      end: () => {
+        this.#close();
         context.end();
       },
     };
