@@ -8,7 +8,10 @@ import type { NativeLibrary } from "../ffi/symbols.ts";
 import type { ThreadScope } from "../types/alloc_stats.ts";
 import { OptionError } from "../types/errors.ts";
 
-/** Options of `ModAlloc.install`. */
+/**
+ * Options of `ModAlloc.install`: call sites (Tier 2) and their table.
+ * Each defaults to its environment variable, then to the value shown.
+ */
 export interface InstallOptions {
   /** Record call sites (Tier 2). Default: `MOD_ALLOC_BACKTRACES`, else off. */
   backtraces?: boolean;
@@ -28,7 +31,14 @@ function integerOption(value: unknown, name: string, min: number, max: number, f
   return value;
 }
 
-/** Install options with the environment's settings as defaults. */
+/**
+ * Install options with the environment's settings as defaults.
+ *
+ * @param options What the caller passed.
+ * @param library The opened library (it parses the environment, as the preloaded copy does).
+ * @returns Every setting, checked.
+ * @throws {OptionError} When a value is out of range.
+ */
 export function installSettings(options: InstallOptions, library: NativeLibrary): Required<InstallOptions> {
   const env = new Float64Array(3);
   library.symbols.mod_alloc_env_settings(env);
@@ -44,7 +54,15 @@ export function installSettings(options: InstallOptions, library: NativeLibrary)
   };
 }
 
-/** Checks a `thread` option; undefined means `fallback`. */
+/**
+ * Checks a `thread` option.
+ *
+ * @param value What the caller passed.
+ * @param where The API, for the message.
+ * @param fallback The value for `undefined`.
+ * @returns The thread scope.
+ * @throws {OptionError} When the value is not `"all"` or `"current"`.
+ */
 export function threadScope(value: unknown, where: string, fallback: ThreadScope): ThreadScope {
   if (value === undefined) return fallback;
   if (value === "all" || value === "current") return value;

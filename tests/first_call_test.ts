@@ -5,14 +5,7 @@ import assert from "node:assert/strict";
 import type { ScopeStats } from "../mod.ts";
 import { lastJson, runDeno, supportScript } from "./support/child.ts";
 import { KNOWN_SEQUENCE } from "./support/fixture.ts";
-
-interface Outcome {
-  passed: boolean;
-  message?: string;
-  stats?: ScopeStats;
-  runs?: ScopeStats[];
-  sites?: { label: string; allocCount: number }[];
-}
+import type { Outcome } from "./support/first_call_child.ts"; // a type only: the script does not run
 
 async function firstCalls<T>(mode: string, env: Record<string, string> = {}): Promise<T> {
   const result = await runDeno([supportScript("first_call_child.ts"), mode], env);

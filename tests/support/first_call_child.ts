@@ -3,7 +3,8 @@
 import { AllocationBudgetError, assertAllocations, Profiler, type ScopeStats } from "../../mod.ts";
 import { KNOWN_SEQUENCE, loadFixture } from "./fixture.ts";
 
-interface Outcome {
+/** How one budget check ended. */
+export interface Outcome {
   passed: boolean;
   message?: string;
   stats?: ScopeStats;
