@@ -53,6 +53,13 @@ for (const [label, env] of [["", {}], [" with call sites on", CALL_SITES]] as co
   });
 }
 
+Deno.test("the first async assertAllocations of a process measures the fixture after an await exactly", async () => {
+  const out = await firstCalls<{ first: Outcome; tighter: Outcome }>("async");
+  assert.deepEqual(out.first, { passed: true }, out.first.message);
+  assert.equal(out.tighter.passed, false);
+  assert.deepEqual(pick(out.tighter.stats, KNOWN_SEQUENCE), KNOWN_SEQUENCE, out.tighter.message);
+});
+
 Deno.test("the first Profiler.measure and the first using-scope of a process measure the native fixture exactly", async () => {
   const out = await firstCalls<{ measure: ScopeStats; using: ScopeStats }>("profiler");
   assert.deepEqual(pick(out.measure, KNOWN_SEQUENCE), KNOWN_SEQUENCE);

@@ -12,9 +12,9 @@ export interface Outcome {
   sites?: { label: string; allocCount: number }[];
 }
 
-function outcome(check: () => unknown): Outcome {
+async function outcome(check: () => unknown): Promise<Outcome> {
   try {
-    check();
+    await check();
     return { passed: true };
   } catch (error) {
     if (!(error instanceof AllocationBudgetError)) throw error;
@@ -28,12 +28,25 @@ const known = loadFixture().fixture_known_sequence;
 const exact = { maxCount: KNOWN_SEQUENCE.allocCount, maxTotalBytes: KNOWN_SEQUENCE.totalBytes };
 const results: Record<string, unknown> = {};
 if (mode === "empty") {
-  results.first = outcome(() => assertAllocations(() => {}, { maxCount: 0, maxTotalBytes: 0, thread: "current" }));
-  results.oneRun = outcome(() => assertAllocations(() => {}, { maxCount: 0, maxTotalBytes: 0, runs: 1 }));
+  results.first = await outcome(() =>
+    assertAllocations(() => {}, { maxCount: 0, maxTotalBytes: 0, thread: "current" })
+  );
+  results.oneRun = await outcome(() => assertAllocations(() => {}, { maxCount: 0, maxTotalBytes: 0, runs: 1 }));
 } else if (mode === "native") {
-  results.first = outcome(() => assertAllocations(known, { ...exact, maxPeakBytes: KNOWN_SEQUENCE.scopePeakBytes }));
+  results.first = await outcome(() =>
+    assertAllocations(known, { ...exact, maxPeakBytes: KNOWN_SEQUENCE.scopePeakBytes })
+  );
   // One allocation less than the fixture makes must fail, stating the exact count.
-  results.tighter = outcome(() => assertAllocations(known, { maxCount: KNOWN_SEQUENCE.allocCount - 1, runs: 2 }));
+  results.tighter = await outcome(() => assertAllocations(known, { maxCount: KNOWN_SEQUENCE.allocCount - 1, runs: 2 }));
+} else if (mode === "async") {
+  const knownAfterAwait = async () => {
+    await null;
+    known();
+  };
+  results.first = await outcome(() => assertAllocations(knownAfterAwait, exact));
+  results.tighter = await outcome(() =>
+    assertAllocations(knownAfterAwait, { maxCount: KNOWN_SEQUENCE.allocCount - 1 })
+  );
 } else if (mode === "profiler") {
   results.measure = Profiler.measure(known).stats;
   using profiler = Profiler.start();
