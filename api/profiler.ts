@@ -71,8 +71,6 @@ let sitesWarm = false;
 
 function noop(): void {}
 
-function ignore(): void {}
-
 /** Runs the call-site baseline and read once before the first recorded scope. */
 function warmUpSites(library: NativeLibrary, own: boolean): void {
   if (sitesWarm) return;
@@ -292,7 +290,7 @@ export class Profiler implements Disposable {
     // except V8's first call of a native function as a promise reaction (2
     // blocks, 192 bytes). No rejected promise: Deno's bookkeeping of an
     // unhandled rejection would run there too.
-    ignore();
+    noop();
     for (let round = 0; round < WARMUP_ROUNDS; round++) {
       for (const thread of ["current", "all"] as const) {
         const options = { thread };
@@ -304,7 +302,7 @@ export class Profiler implements Disposable {
         } catch {
           // expected
         }
-        Profiler.measure(() => Promise.resolve(), options).then(ignore, ignore);
+        Profiler.measure(() => Promise.resolve(), options).then(noop, noop);
         // The settlement's own code, which the two above only reach in a later job.
         Profiler.start(options).#fulfilled(undefined);
         try {

@@ -25,7 +25,7 @@ function expectedPublishedFiles(): string[] {
   const listed = new TextDecoder().decode(
     new Deno.Command("git", { args: ["ls-files"], cwd: ROOT, stdout: "piped" }).outputSync().stdout,
   ).trim().split("\n");
-  const roots = ["api/", "cli/", "ffi/", "symbols/"];
+  const roots = ["types/", "api/", "cli/", "ffi/", "symbols/"];
   const single = new Set(["mod.ts", "cli.ts", "README.md", "LICENSE", "deno.json"]);
   const untracked = ["ffi/release_assets.ts"].filter((file) => !listed.includes(file));
   return [...listed, ...untracked].filter((file) =>
