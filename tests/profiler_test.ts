@@ -4,7 +4,6 @@ import { lastJson, runDeno, supportScript } from "./support/child.ts";
 import { ModAlloc, OptionError, Profiler, StateError } from "../mod.ts";
 import { openScopeCount } from "../api/open_scopes.ts";
 import { KNOWN_SEQUENCE, loadFixture } from "./support/fixture.ts";
-import { lastJson, runDeno, supportScript } from "./support/child.ts";
 
 const MiB = 1024 * 1024;
 // Deno's FFI allocates a few dozen bytes around each call with parameters,
