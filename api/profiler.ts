@@ -50,6 +50,9 @@ type SitesState =
   | { kind: "superseded" }
   | { kind: "read"; sites: RawSite[] };
 
+/** The instance a profiler last installed (or found installed). */
+let counting: ModAlloc | undefined;
+
 /** The profiler whose start set this thread's one site baseline. */
 let sitesRecorder: Profiler | undefined;
 
@@ -131,7 +134,10 @@ export class Profiler implements Disposable {
     if (typeof callSites !== "boolean") {
       throw new OptionError(`${where}: option "callSites" must be true or false; got ${JSON.stringify(callSites)}.`);
     }
-    const alloc = ModAlloc.install();
+    // A full install reads the environment through an FFI call with a
+    // buffer (Deno's slow path): once, then again only after an uninstall.
+    if (counting === undefined || !counting.installed) counting = ModAlloc.install();
+    const alloc = counting;
     const library = loadLibrary();
     Profiler.#warmUp();
     if (callSites && !alloc.backtraces) {

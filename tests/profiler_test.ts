@@ -128,6 +128,7 @@ Deno.test("with call sites, a thrown, an abandoned or a nested scope does not po
   assert.equal(out.afterThrow, 30);
   assert.equal(out.afterAbandoned, 7);
   assert.match(String(out.abandonedSites), /^StateError: .*another Profiler\.start\(\{ callSites: true \}\) began/);
+  assert.equal(out.reinstalled, true, "a profiler started after uninstall() installs again");
 });
 
 Deno.test("Profiler.measure returns the result and the stats, for a sync and an async function", async () => {

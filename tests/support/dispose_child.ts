@@ -40,4 +40,11 @@ next.stop();
 out.afterAbandoned = sitesOf(next, "fixture_alloc_b");
 abandoned.stop();
 out.abandonedSites = errorOf(() => abandoned.callSites());
+
+// A profiler started after an uninstall installs again.
+const alloc = ModAlloc.install();
+alloc.uninstall();
+const again = Profiler.start();
+out.reinstalled = alloc.installed;
+again.stop();
 console.log(JSON.stringify(out));
