@@ -7,10 +7,30 @@ import { lastJson, runDeno, supportScript } from "./support/child.ts";
 import { KNOWN_SEQUENCE } from "./support/fixture.ts";
 import type { Outcome } from "./support/first_call_child.ts"; // a type only: the script does not run
 
-async function firstCalls<T>(mode: string, env: Record<string, string> = {}): Promise<T> {
-  const result = await runDeno([supportScript("first_call_child.ts"), mode], env);
-  assert.equal(result.code, 0, result.stderr);
-  return lastJson<T>(result);
+/**
+ * Fresh processes tried per case. On a loaded machine V8's own work on the
+ * main thread (finishing a background job) lands in about one scope in a
+ * thousand and can only add to it; one exact process out of three shows
+ * that nothing of the profiler was counted, while the profiler's own work
+ * (12 allocations, 32,880 bytes before this was fixed) is in every one.
+ */
+const PROCESSES_MAX = 3;
+
+/** The child's output for `mode`: the first of up to three fresh processes that `exact` accepts, else the last. */
+async function firstCalls<T>(
+  mode: string,
+  env: Record<string, string>,
+  exact: (out: T) => boolean,
+  variant = "",
+): Promise<T> {
+  let out: T | undefined;
+  for (let attempt = 0; attempt < PROCESSES_MAX; attempt++) {
+    const result = await runDeno([supportScript("first_call_child.ts"), mode, variant], env);
+    assert.equal(result.code, 0, result.stderr);
+    out = lastJson<T>(result);
+    if (exact(out)) break;
+  }
+  return out!;
 }
 
 /** The values of `stats` that `expected` names. */
@@ -19,23 +39,38 @@ function pick(stats: ScopeStats | undefined, expected: object): Record<string, n
   return Object.fromEntries(Object.keys(expected).map((key) => [key, stats[key as keyof ScopeStats]]));
 }
 
+function isKnown(stats: ScopeStats | undefined): boolean {
+  return stats !== undefined && JSON.stringify(pick(stats, KNOWN_SEQUENCE)) === JSON.stringify(KNOWN_SEQUENCE);
+}
+
+type EmptyOut = { first: Outcome; oneRun: Outcome };
+type BudgetOut = { first: Outcome; tighter: Outcome };
+type ProfilerOut = { measure: ScopeStats; using: ScopeStats };
+const emptyExact = (out: EmptyOut) => out.first.passed && out.oneRun.passed;
+const nativeExact = (out: BudgetOut) => out.first.passed && (out.tighter.runs ?? []).every(isKnown);
+
 const CALL_SITES = { MOD_ALLOC_BACKTRACES: "1", MOD_ALLOC_BUCKETS: "65536" };
 
 Deno.test("the first assertAllocations of a process measures an empty function as 0 allocations and 0 bytes", async () => {
-  const out = await firstCalls<{ first: Outcome; oneRun: Outcome }>("empty");
+  const out = await firstCalls("empty", {}, emptyExact);
   assert.deepEqual(out.first, { passed: true }, out.first.message);
   assert.deepEqual(out.oneRun, { passed: true }, out.oneRun.message);
 });
 
+Deno.test("the first assertAllocations of a process is exact with a single run (no minimum to hide behind)", async () => {
+  const out = await firstCalls("empty", {}, emptyExact, "one run first");
+  assert.deepEqual(out.oneRun, { passed: true }, out.oneRun.message);
+});
+
 Deno.test("with call sites on, the first assertAllocations of an empty function is 0 too", async () => {
-  const out = await firstCalls<{ first: Outcome; oneRun: Outcome }>("empty", CALL_SITES);
+  const out = await firstCalls("empty", CALL_SITES, emptyExact);
   assert.deepEqual(out.first, { passed: true }, out.first.message);
   assert.deepEqual(out.oneRun, { passed: true }, out.oneRun.message);
 });
 
 for (const [label, env] of [["", {}], [" with call sites on", CALL_SITES]] as const) {
   Deno.test(`the first assertAllocations of a native fixture measures exactly its known sequence${label}`, async () => {
-    const out = await firstCalls<{ first: Outcome; tighter: Outcome }>("native", env);
+    const out = await firstCalls("native", env, nativeExact);
     assert.deepEqual(out.first, { passed: true }, out.first.message);
     assert.equal(out.tighter.passed, false);
     for (const run of out.tighter.runs ?? []) assert.deepEqual(pick(run, KNOWN_SEQUENCE), KNOWN_SEQUENCE);
@@ -54,14 +89,14 @@ for (const [label, env] of [["", {}], [" with call sites on", CALL_SITES]] as co
 }
 
 Deno.test("the first async assertAllocations of a process measures the fixture after an await exactly", async () => {
-  const out = await firstCalls<{ first: Outcome; tighter: Outcome }>("async");
+  const out = await firstCalls("async", {}, (out: BudgetOut) => out.first.passed && isKnown(out.tighter.stats));
   assert.deepEqual(out.first, { passed: true }, out.first.message);
   assert.equal(out.tighter.passed, false);
   assert.deepEqual(pick(out.tighter.stats, KNOWN_SEQUENCE), KNOWN_SEQUENCE, out.tighter.message);
 });
 
 Deno.test("the first Profiler.measure and the first using-scope of a process measure the native fixture exactly", async () => {
-  const out = await firstCalls<{ measure: ScopeStats; using: ScopeStats }>("profiler");
+  const out = await firstCalls("profiler", {}, (out: ProfilerOut) => isKnown(out.measure) && isKnown(out.using));
   assert.deepEqual(pick(out.measure, KNOWN_SEQUENCE), KNOWN_SEQUENCE);
   assert.deepEqual(pick(out.using, KNOWN_SEQUENCE), KNOWN_SEQUENCE);
 });

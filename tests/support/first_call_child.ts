@@ -28,10 +28,14 @@ const known = loadFixture().fixture_known_sequence;
 const exact = { maxCount: KNOWN_SEQUENCE.allocCount, maxTotalBytes: KNOWN_SEQUENCE.totalBytes };
 const results: Record<string, unknown> = {};
 if (mode === "empty") {
-  results.first = await outcome(() =>
-    assertAllocations(() => {}, { maxCount: 0, maxTotalBytes: 0, thread: "current" })
-  );
-  results.oneRun = await outcome(() => assertAllocations(() => {}, { maxCount: 0, maxTotalBytes: 0, runs: 1 }));
+  // With one run first: no minimum over runs to hide a count of the profiler's own.
+  const empty = Deno.args[1] === "one run first" ? ["oneRun", "first"] : ["first", "oneRun"];
+  for (const key of empty) {
+    const runs = key === "oneRun" ? 1 : undefined;
+    results[key] = await outcome(() =>
+      assertAllocations(() => {}, { maxCount: 0, maxTotalBytes: 0, thread: "current", runs })
+    );
+  }
 } else if (mode === "native") {
   results.first = await outcome(() =>
     assertAllocations(known, { ...exact, maxPeakBytes: KNOWN_SEQUENCE.scopePeakBytes })
