@@ -70,7 +70,8 @@ Deno.test("the budget is checked against the minimum over the runs, and every ru
   assert.throws(() => assertAllocations(uneven, { maxCount: 112, warmup: 1, runs: 3 }), (error: unknown) => {
     assert.ok(error instanceof AllocationBudgetError);
     assert.equal(error.stats.allocCount, 113);
-    assert.deepEqual(error.runs.map((run) => run.allocCount >= 133), [true, false, false]);
+    assert.equal(error.runs.length, 3);
+    assert.ok(error.runs[0].allocCount >= 133, `run 1: ${error.runs[0].allocCount}`);
     assert.match(error.message, /minimum of 3 runs\): allocCount 113 > maxCount 112\.\n\s+run 1: 1[3-9]\d allocations/);
     return true;
   });

@@ -6,6 +6,15 @@ import { openScopeCount } from "../api/open_scopes.ts";
 import { KNOWN_SEQUENCE, loadFixture } from "./support/fixture.ts";
 
 const MiB = 1024 * 1024;
+// V8's own work on the thread (finishing a background job) can add to any
+// one scope on a loaded machine, about once in a thousand, never subtract:
+// exact checks take the smallest of a few tries.
+const TRIES = 3;
+
+function fewest<T extends { allocCount: number }>(measure: () => T): T {
+  const tries = Array.from({ length: TRIES }, measure);
+  return tries.reduce((a, b) => (b.allocCount < a.allocCount ? b : a));
+}
 // Deno's FFI allocates a few dozen bytes around each call with parameters,
 // and V8 may compile or collect on the calling thread inside a scope: peaks
 // measured around fixture calls may exceed the exact value by that much.
@@ -116,7 +125,7 @@ Deno.test("a throw inside a using-scope stops the profiler and leaves later scop
   assert.equal(escaped?.stopped, true);
   assert.equal(openScopeCount("current"), open);
   assert.throws(() => escaped?.stop(), StateError);
-  const { stats } = Profiler.measure(fixture.fixture_known_sequence);
+  const stats = fewest(() => Profiler.measure(fixture.fixture_known_sequence).stats);
   assert.equal(stats.allocCount, KNOWN_SEQUENCE.allocCount);
 });
 
@@ -138,7 +147,10 @@ Deno.test("Profiler.measure returns the result and the stats, for a sync and an 
     return "sync";
   };
   work(); // V8 compiles a function on its first call, inside whatever scope is open
-  const sync = Profiler.measure(work);
+  const sync = fewest(() => {
+    const measured = Profiler.measure(work);
+    return { ...measured, allocCount: measured.stats.allocCount };
+  });
   assert.equal(sync.result, "sync");
   assert.equal(sync.stats.allocCount, KNOWN_SEQUENCE.allocCount);
   assert.equal(sync.profiler.stopped, true);
@@ -173,20 +185,23 @@ Deno.test("Profiler.measure passes a throw or a rejection through and leaves no 
 Deno.test("reset during an open scope keeps its deltas right for both thread scopes", () => {
   const fixture = loadFixture();
   const alloc = ModAlloc.install();
-  const all = Profiler.start({ thread: "all" });
-  const current = Profiler.start({ thread: "current" });
-  fixture.fixture_known_sequence();
-  alloc.reset();
-  fixture.fixture_known_sequence();
-  const currentStats = current.stop();
-  const allStats = all.stop();
+  const resetInside = () => {
+    const all = Profiler.start({ thread: "all" });
+    const current = Profiler.start({ thread: "current" });
+    fixture.fixture_known_sequence();
+    alloc.reset();
+    fixture.fixture_known_sequence();
+    const currentStats = current.stop();
+    return { current: currentStats, all: all.stop(), allocCount: currentStats.allocCount };
+  };
+  const { current, all } = fewest(resetInside);
   // The calling thread's counters are not reset: exact.
-  assert.equal(currentStats.allocCount, 2 * KNOWN_SEQUENCE.allocCount);
-  assert.equal(currentStats.totalBytes, 2 * KNOWN_SEQUENCE.totalBytes);
-  // Every thread's: at least both sequences, whatever other threads added.
-  assert.ok(allStats.allocCount >= 2 * KNOWN_SEQUENCE.allocCount, `allocCount ${allStats.allocCount}`);
-  assert.ok(allStats.totalBytes >= 2 * KNOWN_SEQUENCE.totalBytes, `totalBytes ${allStats.totalBytes}`);
-  assert.ok(allStats.freeCount >= 2 * KNOWN_SEQUENCE.freeCount, `freeCount ${allStats.freeCount}`);
+  assert.equal(current.allocCount, 2 * KNOWN_SEQUENCE.allocCount);
+  assert.equal(current.totalBytes, 2 * KNOWN_SEQUENCE.totalBytes);
+  // Every thread's: at least both sequences (never negative), whatever other threads added.
+  assert.ok(all.allocCount >= 2 * KNOWN_SEQUENCE.allocCount, `allocCount ${all.allocCount}`);
+  assert.ok(all.totalBytes >= 2 * KNOWN_SEQUENCE.totalBytes, `totalBytes ${all.totalBytes}`);
+  assert.ok(all.freeCount >= 2 * KNOWN_SEQUENCE.freeCount, `freeCount ${all.freeCount}`);
 });
 
 Deno.test("the scope of a profiler dropped without stop is forgotten once it is collected", async () => {
