@@ -5,8 +5,9 @@
 //! DWARF and V8's perf map, outside the profiled process if need be.
 //!
 //! Safe at exit and inside a hooked process: no allocation (memory comes
-//! from mmap), raw system calls only, and the file appears whole or not at
-//! all (written to `<path>.tmp-<pid>`, then renamed).
+//! from mmap), raw system calls only, and the file is opened by
+//! `safe_file.zig` (a private staging file renamed into place, devices
+//! written in place, FIFOs and directories refused).
 
 const std = @import("std");
 const linux = std.os.linux;
@@ -15,6 +16,7 @@ const counters = @import("counters.zig");
 const event_clock = @import("event_clock.zig");
 const site_table = @import("site_table.zig");
 const pages = @import("pages.zig");
+const safe_file = @import("safe_file.zig");
 
 /// A "short-lived" block lives at most this many allocation events (the
 /// viewer's `tuth`); DHAT's own threshold is 500 instructions.
@@ -58,9 +60,28 @@ const Output = struct {
     }
 
     /// A JSON string's contents: quotes, backslashes and control bytes
-    /// escaped; other bytes as they are.
-    fn escaped(out: *Output, bytes: []const u8) void {
-        for (bytes) |byte| {
+    /// escaped, valid UTF-8 as it is, and each byte of invalid UTF-8 as
+    /// the text `\xHH` (argv and file names need not be UTF-8; JSON must
+    /// be). Returns how many bytes were written out: with `more`, an
+    /// incomplete sequence at the end is left for the next call.
+    fn escaped(out: *Output, bytes: []const u8, more: bool) usize {
+        var i: usize = 0;
+        while (i < bytes.len) {
+            const byte = bytes[i];
+            if (byte >= 0x80) {
+                const length = std.unicode.utf8ByteSequenceLength(byte) catch 0;
+                if (length != 0 and i + length > bytes.len and more) return i;
+                const valid = length != 0 and i + length <= bytes.len and
+                    (if (std.unicode.utf8Decode(bytes[i..][0..length])) |_| true else |_| false);
+                if (valid) {
+                    out.text(bytes[i..][0..length]);
+                    i += length;
+                } else {
+                    out.print("\\\\x{X:0>2}", .{byte});
+                    i += 1;
+                }
+                continue;
+            }
             switch (byte) {
                 '"' => out.text("\\\""),
                 '\\' => out.text("\\\\"),
@@ -68,7 +89,9 @@ const Output = struct {
                 0...9, 11...0x1f, 0x7f => out.print("\\u{x:0>4}", .{byte}),
                 else => out.text(&.{byte}),
             }
+            i += 1;
         }
+        return i;
     }
 };
 
@@ -80,17 +103,24 @@ fn escapedFile(out: *Output, path: [*:0]const u8, limit: usize) void {
     const fd: linux.fd_t = @intCast(fd_raw);
     defer _ = linux.close(fd);
     var chunk: [4096]u8 = undefined;
+    // Bytes of a UTF-8 sequence cut by the end of the last read.
+    var carried: usize = 0;
     var total: usize = 0;
     while (total < limit) {
-        const got = linux.read(fd, &chunk, chunk.len);
+        const got = linux.read(fd, chunk[carried..].ptr, chunk.len - carried);
         if (linux.errno(got) != .SUCCESS or got == 0) break;
+        const take = @min(got, limit - total);
+        total += take;
         // /proc/self/cmdline separates arguments with NUL bytes.
-        for (chunk[0..got]) |*byte| if (byte.* == 0) {
+        for (chunk[carried..][0..take]) |*byte| if (byte.* == 0) {
             byte.* = ' ';
         };
-        out.escaped(chunk[0..@min(got, limit - total)]);
-        total += got;
+        const filled = carried + take;
+        const done = out.escaped(chunk[0..filled], total < limit);
+        carried = filled - done;
+        std.mem.copyForwards(u8, chunk[0..carried], chunk[done..filled]);
     }
+    _ = out.escaped(chunk[0..carried], false);
 }
 
 /// Frame address -> index in `ftbl`, in an open-addressing table mapped
@@ -238,18 +268,15 @@ fn totalsNow() Totals {
 /// Writes the report to `path` ("%p" becomes the pid). 0 on success, else
 /// a negative errno; nothing is left at `path` or beside it on failure.
 pub fn write(path_template: [*:0]const u8) i32 {
-    var path: [4096]u8 = undefined;
-    var temporary: [4200]u8 = undefined;
+    var path: [safe_file.path_bytes_max]u8 = undefined;
     const final = expandPath(std.mem.span(path_template), &path) orelse return -@as(i32, @intFromEnum(linux.E.NAMETOOLONG));
-    const staging = std.fmt.bufPrintSentinel(&temporary, "{s}.tmp-{d}", .{ final, linux.getpid() }, 0) catch
-        return -@as(i32, @intFromEnum(linux.E.NAMETOOLONG));
-    const fd_raw = linux.open(staging.ptr, .{ .ACCMODE = .WRONLY, .CREAT = true, .TRUNC = true, .CLOEXEC = true }, 0o644);
-    if (linux.errno(fd_raw) != .SUCCESS) return -@as(i32, @intFromEnum(linux.errno(fd_raw)));
-    var out: Output = .{ .fd = @intCast(fd_raw) };
+    var target: safe_file.Target = undefined;
+    const opened = safe_file.open(final, &target);
+    if (opened != 0) return opened;
+    var out: Output = .{ .fd = target.fd };
     const sites_on = site_table.enabled();
     var frames = FrameIndex.init(@as(usize, site_table.bucketsCount()) * site_table.framesMax() + 2) orelse {
-        _ = linux.close(out.fd);
-        _ = linux.unlink(staging.ptr);
+        _ = safe_file.finish(&target, final, false);
         return -@as(i32, @intFromEnum(linux.E.NOMEM));
     };
     defer frames.deinit();
@@ -258,21 +285,11 @@ pub fn write(path_template: [*:0]const u8) i32 {
     if (sites_on) writeSites(&out, &frames) else writeTotalsOnly(&out, totals);
     writeFrameTable(&out, &frames, sites_on);
     out.flush();
-    const closed = linux.close(out.fd);
-    if (out.failed or linux.errno(closed) != .SUCCESS) {
-        _ = linux.unlink(staging.ptr);
-        return -@as(i32, @intFromEnum(linux.E.IO));
-    }
-    const renamed = linux.rename(staging.ptr, final.ptr);
-    if (linux.errno(renamed) != .SUCCESS) {
-        _ = linux.unlink(staging.ptr);
-        return -@as(i32, @intFromEnum(linux.errno(renamed)));
-    }
-    return 0;
+    return safe_file.finish(&target, final, !out.failed);
 }
 
 /// Replaces each "%p" with the pid; null when it does not fit.
-fn expandPath(template: []const u8, out: *[4096]u8) ?[:0]const u8 {
+fn expandPath(template: []const u8, out: *[safe_file.path_bytes_max]u8) ?[:0]const u8 {
     var used: usize = 0;
     var i: usize = 0;
     while (i < template.len) : (i += 1) {
@@ -296,4 +313,13 @@ test "expandPath replaces %p with the pid" {
     const expanded = expandPath("out-%p.json", &buffer).?;
     var expected: [64]u8 = undefined;
     try std.testing.expectEqualStrings(try std.fmt.bufPrint(&expected, "out-{d}.json", .{linux.getpid()}), expanded);
+}
+
+test "invalid UTF-8 is escaped as text, valid UTF-8 and a sequence cut at the end are kept" {
+    var out: Output = .{ .fd = -1 };
+    try std.testing.expectEqual(@as(usize, 5), out.escaped("a\xffb\xc3\xa9", false));
+    try std.testing.expectEqualStrings("a\\\\xFFb\xc3\xa9", out.buffer[0..out.used]);
+    out.used = 0;
+    try std.testing.expectEqual(@as(usize, 1), out.escaped("a\xc3", true));
+    try std.testing.expectEqualStrings("a", out.buffer[0..out.used]);
 }

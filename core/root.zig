@@ -17,6 +17,8 @@ const backtrace = @import("backtrace.zig");
 const SpinLock = @import("SpinLock.zig");
 const site_snapshot = @import("site_snapshot.zig");
 const dhat_writer = @import("dhat_writer.zig");
+const environment = @import("environment.zig");
+const exit_signals = @import("exit_signals.zig");
 
 comptime {
     _ = hooks;
@@ -104,7 +106,13 @@ fn constructor() callconv(.c) void {
                 env_out_pid = std.os.linux.getpid();
             }
         }
+        exit_signals.init(if (options.envSwitch("MOD_ALLOC_SIGNALS")) writeReportOnSignal else null);
+        if (!options.envSwitch("MOD_ALLOC_FOLLOW_CHILDREN")) environment.removeOwnVariables();
     }
+}
+
+fn writeReportOnSignal() void {
+    destructor();
 }
 
 var report_written: std.atomic.Value(bool) = .init(false);
@@ -115,7 +123,13 @@ fn destructor() callconv(.c) void {
     if (std.os.linux.getpid() != env_out_pid) return;
     if (report_written.swap(true, .acq_rel)) return;
     const status = dhat_writer.write(path);
-    if (status != 0) options.warn(&.{ "mod-alloc: could not write the DHAT file MOD_ALLOC_OUT=", std.mem.span(path), " (check that its directory exists and is writable)" });
+    if (status == 0) return;
+    const why = switch (-status) {
+        @intFromEnum(std.os.linux.E.ISDIR) => " (it is a directory: name a file)",
+        @intFromEnum(std.os.linux.E.EXIST) => " (it is a FIFO, socket or block device, which is never replaced: name a file)",
+        else => " (check that its directory exists and is writable)",
+    };
+    options.warn(&.{ "mod-alloc: could not write the DHAT file MOD_ALLOC_OUT=", std.mem.span(path), why });
 }
 
 /// Some programs (node) end with `_exit`, which runs no exit handlers:
@@ -129,6 +143,8 @@ fn exitWithoutHandlers(status: c_int) callconv(.c) noreturn {
 comptime {
     @export(&exitWithoutHandlers, .{ .name = "_exit" });
     @export(&exitWithoutHandlers, .{ .name = "_Exit" });
+    @export(&exit_signals.raise, .{ .name = "raise" });
+    @export(&exit_signals.kill, .{ .name = "kill" });
 }
 
 const fini_entry: Init = &destructor;

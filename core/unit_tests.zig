@@ -16,4 +16,6 @@ test {
     _ = @import("event_clock.zig");
     _ = @import("dhat_writer.zig");
     _ = @import("pages.zig");
+    _ = @import("safe_file.zig");
+    _ = @import("environment.zig");
 }

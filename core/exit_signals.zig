@@ -1,0 +1,104 @@
+//! MOD_ALLOC_SIGNALS=1: a process that dies of Ctrl-C (SIGINT), SIGTERM or
+//! SIGHUP still writes its report. Opt-in, because it installs signal
+//! handlers in someone else's process; the `profile` command turns it on.
+//!
+//! Only a signal whose disposition is still the default at load time is
+//! taken (an inherited SIG_IGN, as under nohup, stays). A program that
+//! installs its own handler later replaces ours and exits its own way; the
+//! report is then written at exit as usual.
+//!
+//! Deno installs its own handlers for all three at start-up (measured:
+//! ours are replaced) and, when the program has no listener, resets the
+//! default and calls libc's `raise`; Python does the same with
+//! `kill(getpid(), SIGINT)` after a KeyboardInterrupt. So under preload
+//! this library's `raise` and `kill` write the report first when a
+//! handled signal is sent to this process with its default disposition.
+//!
+//! The handler writes the report, then lets the signal kill the process as
+//! it would have, so the parent sees the same signal (exit 128+N in a
+//! shell). SA_RESETHAND|SA_NODEFER: a second Ctrl-C while the report is
+//! being written kills the process at once instead of waiting for it.
+
+const std = @import("std");
+const linux = std.os.linux;
+const elf_dynamic = @import("elf_dynamic.zig");
+
+pub const handled = [_]linux.SIG{ .INT, .TERM, .HUP };
+
+var on_signal: ?*const fn () void = null;
+
+fn handler(signal: linux.SIG) callconv(.c) void {
+    if (on_signal) |write_report| write_report();
+    // The disposition is the default again (SA_RESETHAND): raise it anew.
+    _ = linux.tgkill(linux.getpid(), linux.gettid(), signal);
+}
+
+fn isHandled(signal: c_int) bool {
+    for (handled) |one| if (@as(c_int, @intCast(@intFromEnum(one))) == signal) return true;
+    return false;
+}
+
+fn isDefault(signal: linux.SIG) bool {
+    var current: linux.Sigaction = undefined;
+    if (linux.errno(linux.sigaction(signal, null, &current)) != .SUCCESS) return false;
+    return current.handler.handler == linux.SIG.DFL;
+}
+
+const RaiseFn = *const fn (c_int) callconv(.c) c_int;
+const KillFn = *const fn (linux.pid_t, c_int) callconv(.c) c_int;
+
+/// libc's own `kill` and `raise`, looked up once at load time: a lookup
+/// walks the loaded modules under the loader's lock, which a signal
+/// handler calling `kill` must not take.
+var real_kill: ?KillFn = null;
+var real_raise: ?RaiseFn = null;
+
+/// Writes the report if `signal` is about to kill this process.
+fn beforeFatalSignal(signal: c_int) void {
+    const write_report = on_signal orelse return;
+    if (isHandled(signal) and isDefault(@enumFromInt(@as(u32, @intCast(signal))))) write_report();
+}
+
+/// libc's `kill`, after the report when it sends this process a signal
+/// that kills it.
+pub fn kill(pid: linux.pid_t, signal: c_int) callconv(.c) c_int {
+    if (pid == linux.getpid()) beforeFatalSignal(signal);
+    if (real_kill) |real| return real(pid, signal);
+    return withErrno(linux.kill(pid, @enumFromInt(@as(u32, @bitCast(signal)))));
+}
+
+/// libc's `raise`, after the report when the signal is about to kill the
+/// process.
+pub fn raise(signal: c_int) callconv(.c) c_int {
+    beforeFatalSignal(signal);
+    if (real_raise) |real| return real(signal);
+    return withErrno(linux.tgkill(linux.getpid(), linux.gettid(), @enumFromInt(@as(u32, @bitCast(signal)))));
+}
+
+/// A raw system call's result as libc returns it: 0, or -1 with errno set.
+fn withErrno(result: usize) c_int {
+    const e = linux.errno(result);
+    if (e == .SUCCESS) return 0;
+    std.c._errno().* = @intFromEnum(e);
+    return -1;
+}
+
+/// At load time: finds libc's `kill` and `raise`, and with
+/// `write_report` (MOD_ALLOC_SIGNALS=1) installs the handler for each
+/// signal in `handled` still at its default.
+pub fn init(write_report: ?*const fn () void) void {
+    if (elf_dynamic.findInLibc("kill")) |address| real_kill = @ptrFromInt(address);
+    if (elf_dynamic.findInLibc("raise")) |address| real_raise = @ptrFromInt(address);
+    on_signal = write_report orelse return;
+    for (handled) |signal| {
+        var old: linux.Sigaction = undefined;
+        if (linux.errno(linux.sigaction(signal, null, &old)) != .SUCCESS) continue;
+        if (old.handler.handler != linux.SIG.DFL) continue;
+        const action: linux.Sigaction = .{
+            .handler = .{ .handler = handler },
+            .mask = linux.sigemptyset(),
+            .flags = linux.SA.RESETHAND | linux.SA.NODEFER | linux.SA.RESTART,
+        };
+        _ = linux.sigaction(signal, &action, null);
+    }
+}
