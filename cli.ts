@@ -1,9 +1,9 @@
 /**
- * The `profile` command: `deno run -A cli.ts [options] <script.ts> [args]`
- * (or `deno task profile …`). See `api/profile_cli.ts` for what it does.
+ * The `profile` command: `deno run -A cli.ts [options] <script.ts | command …>`
+ * (or `deno task profile …`), and `… report <file.json>`. See `cli/main.ts`.
  *
  * @module
  */
-import { main } from "./api/profile_cli.ts";
+import { main } from "./cli/main.ts";
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

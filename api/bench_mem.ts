@@ -11,10 +11,10 @@ import { loadLibrary } from "../ffi/library.ts";
 import { type CounterReader, counterReader } from "../ffi/stats.ts";
 import type { ThreadScope } from "../types/alloc_stats.ts";
 import { OptionError, ReportError } from "../types/errors.ts";
-import { writeFileAtomically } from "./dhat.ts";
 import { ModAlloc } from "./mod_alloc.ts";
 import { threadScope } from "./options.ts";
 import { formatBytes } from "./report.ts";
+import { writeFileSafely } from "./safe_file.ts";
 
 /** Allocation cost of one operation, averaged over `iterations`. */
 export interface AllocationsPerOp {
@@ -236,7 +236,7 @@ function report(): void {
   // stderr: `deno bench --json` owns stdout.
   console.error(`\nnative allocations (mod-alloc, calling thread):\n${lines.join("\n")}`);
   const path = jsonPath();
-  if (path !== undefined) writeFileAtomically(path, JSON.stringify(results, null, 2));
+  if (path !== undefined) writeFileSafely(path, JSON.stringify(results, null, 2));
 }
 
 /**

@@ -6,10 +6,12 @@
  * @module
  */
 
-import { PerfMap } from "../symbols/perf_map.ts";
+import { PerfMap, perfMapPathOf } from "../symbols/perf_map.ts";
 import { parseMaps } from "../symbols/proc_maps.ts";
 import { type Frame, Symbolizer } from "../symbols/symbolizer.ts";
 import { labelOf } from "./call_sites.ts";
+import { readDhatFile } from "./dhat_input.ts";
+import { writeFileSafely } from "./safe_file.ts";
 
 /** One program point of a DHAT file (heap mode). */
 export interface DhatProgramPoint {
@@ -71,14 +73,14 @@ export function dhatFrameText(frame: Frame): string {
 
 /**
  * Names the raw frames of a file written by the library, with the memory
- * map it embeds and V8's perf map of its process, and drops the map.
+ * map it embeds and the V8 perf map given, and drops the memory map.
  * Frames that are already names are left as they are.
  */
-export function symbolizeDhat(data: DhatFile): { data: DhatFile; sites: DhatSite[] } {
+export function symbolizeDhat(data: DhatFile, perfMap: PerfMap = new PerfMap([])): { data: DhatFile; sites: DhatSite[] } {
   const maps = data.modAlloc?.maps;
   const symbolizer = new Symbolizer(data.pid, {
     maps: maps === undefined ? undefined : parseMaps(maps),
-    perfMap: PerfMap.forProcess(data.pid),
+    perfMap,
   });
   try {
     const frames = data.ftbl.map((text): Frame | undefined => {
@@ -87,10 +89,12 @@ export function symbolizeDhat(data: DhatFile): { data: DhatFile; sites: DhatSite
     });
     const ftbl = data.ftbl.map((text, i) => (frames[i] === undefined ? text : dhatFrameText(frames[i]!)));
     const sites = data.pps.map((pp) => {
-      const siteFrames = pp.fs.map((index) => frames[index]).filter((frame): frame is Frame => frame !== undefined);
-      const overflow = pp.fs.length === 1 && data.ftbl[pp.fs[0]].startsWith("[mod-alloc overflow");
-      const label = siteFrames.length === 0 && pp.fs.length > 0 ? data.ftbl[pp.fs[0]] : labelOf(siteFrames, overflow);
-      return { pp, frames: siteFrames, label };
+      const siteFrames = pp.fs.map((index) => frames[index] ?? namedFrame(ftbl[index]));
+      // The overflow row and the no-call-sites row hold one pseudo-frame,
+      // a sentence in brackets: it is the label.
+      const pseudo = pp.fs.length > 0 && data.ftbl[pp.fs[0]].startsWith("[");
+      const label = pseudo ? data.ftbl[pp.fs[0]] : labelOf(siteFrames, false);
+      return { pp, frames: pseudo ? [] : siteFrames, label };
     });
     const modAlloc = data.modAlloc === undefined ? undefined : { ...data.modAlloc, maps: undefined };
     return { data: { ...data, ftbl, modAlloc }, sites };
@@ -99,25 +103,79 @@ export function symbolizeDhat(data: DhatFile): { data: DhatFile; sites: DhatSite
   }
 }
 
-/** Writes `text` to `path` whole or not at all (a temporary file, then rename). */
-export function writeFileAtomically(path: string, text: string): void {
-  const temporary = `${path}.tmp-${Deno.pid}`;
-  try {
-    Deno.writeTextFileSync(temporary, text);
-    Deno.renameSync(temporary, path);
-  } catch (error) {
-    try {
-      Deno.removeSync(temporary);
-    } catch {
-      // nothing was written
-    }
-    throw error;
-  }
+const NAMED_FRAME = /^0x([0-9A-Fa-f]+): (JS )?(.*?)(?: \((?:in (.*)|(.*?):(\d+)(?::(\d+))?)\))?$/;
+
+/** A frame of a DHAT file that is already named (`0xADDR: name (file:line)`), back as a {@linkcode Frame}. */
+function namedFrame(text: string): Frame {
+  const match = NAMED_FRAME.exec(text);
+  if (match === null) return { address: 0, kind: "native", symbol: text };
+  const [, address, js, symbol, module, file, line, column] = match;
+  return {
+    address: Number.parseInt(address, 16),
+    kind: js === undefined ? "native" : "js",
+    symbol: symbol === "???" ? undefined : symbol,
+    module,
+    file,
+    line: line === undefined ? undefined : Number(line),
+    column: column === undefined ? undefined : Number(column),
+  };
 }
 
-/** Reads a raw file written by the library, names its frames and writes it to `path`. */
-export function finishDhatFile(rawPath: string, path: string): DhatSite[] {
-  const { data, sites } = symbolizeDhat(JSON.parse(Deno.readTextFileSync(rawPath)) as DhatFile);
-  writeFileAtomically(path, JSON.stringify(data));
-  return sites;
+/** Options of {@linkcode finishDhatFile}. */
+export interface FinishDhatOptions {
+  /**
+   * V8's perf map of the profiled process. Default: the one it asked V8
+   * for in its command line (`--perf-basic-prof`), read only if it is a
+   * regular file owned by this user; none otherwise.
+   */
+  perfMap?: string;
+}
+
+/**
+ * Names the frames of a raw DHAT file written by the library (the
+ * `MOD_ALLOC_OUT` file of any program run with the library preloaded, or
+ * an already named file, which is read as it is) and writes the result to
+ * `path`, safely (see {@linkcode writeFileSafely}). Returns the sites,
+ * each with its frames and a one-line label.
+ *
+ * Needs `--allow-read` (the raw file, the binaries its frames point into,
+ * the perf map) and `--allow-write` for `path`'s directory.
+ *
+ * @param rawPath The file the library wrote.
+ * @param path The DHAT file to write (valgrind's `dh_view.html` loads it).
+ * @param options Where the perf map is.
+ * @returns The sites of the file, in file order.
+ * @throws {ReportError} When the raw file is missing, too big, not JSON or not a DHAT file, or `path` cannot be written.
+ *
+ * @example
+ * ```ts
+ * import { finishDhatFile } from "@mod-alloc/deno";
+ *
+ * const dir = Deno.makeTempDirSync();
+ * const raw = `${dir}/raw.json`;
+ * Deno.writeTextFileSync(raw, JSON.stringify({
+ *   dhatFileVersion: 2, mode: "heap", cmd: "demo", pid: 1, te: 1,
+ *   pps: [{ tb: 64, tbk: 1, tl: 0, mb: 64, mbk: 1, gb: 64, gbk: 1, eb: 0, ebk: 0, fs: [1] }],
+ *   ftbl: ["[root]", "0x1000: main (main.c:3)"],
+ * }));
+ * const sites = finishDhatFile(raw, `${dir}/dhat.json`);
+ * console.log(sites[0].label, sites[0].pp.tb); // "main (main.c:3)" 64
+ * ```
+ */
+export function finishDhatFile(rawPath: string, path: string, options: FinishDhatOptions = {}): DhatSite[] {
+  return nameDhatFile(rawPath, path, options).sites;
+}
+
+/** {@linkcode finishDhatFile}, returning the named file's data too. */
+export function nameDhatFile(
+  rawPath: string,
+  path: string,
+  options: FinishDhatOptions = {},
+): { data: DhatFile; sites: DhatSite[] } {
+  const raw = readDhatFile(rawPath);
+  const perfMapPath = options.perfMap ?? perfMapPathOf(raw.pid, raw.cmd);
+  const perfMap = perfMapPath === undefined ? new PerfMap([]) : PerfMap.fromFile(perfMapPath);
+  const named = symbolizeDhat(raw, perfMap);
+  writeFileSafely(path, JSON.stringify(named.data));
+  return named;
 }

@@ -5,9 +5,9 @@
  * @module
  */
 
-import { writeFileAtomically } from "./dhat.ts";
 import { OptionError } from "./errors.ts";
 import { ModAlloc } from "./mod_alloc.ts";
+import { writeFileSafely } from "./safe_file.ts";
 
 /** dhat-rs's `HeapStats`, from the process-wide counters. */
 export interface HeapStats {
@@ -128,5 +128,5 @@ export function writeAdHocDhat(path: string): void {
     pps,
     ftbl,
   };
-  writeFileAtomically(path, JSON.stringify(data));
+  writeFileSafely(path, JSON.stringify(data));
 }

@@ -21,6 +21,8 @@ import {
 } from "./call_sites.ts";
 import { finishDhatFile } from "./dhat.ts";
 import { ReportError } from "../types/errors.ts";
+import { perfMapPathFor } from "../symbols/perf_map.ts";
+import { randomSibling } from "./safe_file.ts";
 import { type InstallOptions, installSettings, threadScope } from "./options.ts";
 import { formatCallSiteTable } from "./report.ts";
 import { checkStatus } from "./status.ts";
@@ -327,18 +329,22 @@ export class ModAlloc {
    */
   writeDhatSync(path: string | URL): void {
     const file = path instanceof URL ? pathOfFileUrl(path) : path;
-    const raw = `${file}.raw-${Deno.pid}`;
-    const status = this.#library.symbols.mod_alloc_write_dhat(new TextEncoder().encode(`${raw}\0`));
-    if (status !== 0) throw new ReportError(`Cannot write the DHAT file ${file}: ${errnoText(-status)}.`);
+    // The library's raw file goes beside the target under a name no one can
+    // predict (a predictable one could be a planted symlink), so writing
+    // needs the same permission as the target itself.
+    const raw = randomSibling(file, "raw.json");
     try {
-      finishDhatFile(raw, file);
+      const status = this.#library.symbols.mod_alloc_write_dhat(new TextEncoder().encode(`${raw}\0`));
+      if (status !== 0) throw new ReportError(`Cannot write the DHAT file ${file}: ${errnoText(-status)}.`);
+      finishDhatFile(raw, file, { perfMap: perfMapPathFor(Deno.pid) });
     } catch (error) {
+      if (error instanceof ReportError) throw error;
       throw new ReportError(`Cannot write the DHAT file ${file}: ${(error as Error).message}`, { cause: error });
     } finally {
       try {
         Deno.removeSync(raw);
       } catch {
-        // already gone
+        // not written
       }
     }
   }

@@ -45,6 +45,38 @@ export function parsePerfMap(text: string): PerfMapEntry[] {
   return entries;
 }
 
+/** A perf map larger than this is not read (V8's maps of big programs are tens of MiB). */
+export const PERF_MAP_BYTES_MAX = 512 << 20;
+
+/**
+ * Where V8 wrote the perf map of process `pid`, given its V8 flags (or a
+ * whole command line holding them): undefined unless `--perf-basic-prof`
+ * is among them.
+ */
+export function perfMapPathOf(pid: number, flags: string): string | undefined {
+  const asked = flags.split(/[\s,]+/).some((word) => /^(--v8-flags=)?--perf-basic-prof$/.test(word));
+  if (!asked) return undefined;
+  const directory = /--perf-basic-prof-path=([^\s,]+)/.exec(flags)?.[1] ?? "/tmp";
+  return `${directory}/perf-${pid}.map`;
+}
+
+/** Where process `pid`'s perf map is, if it asked V8 for one (see {@linkcode PerfMap.forProcess}). */
+export function perfMapPathFor(pid: number): string | undefined {
+  return perfMapPathOf(pid, processV8Flags(pid));
+}
+
+/** The V8 flags process `pid` was started with, as one string ("" when unknown). */
+function processV8Flags(pid: number): string {
+  const parts: string[] = [];
+  try {
+    parts.push(Deno.readTextFileSync(`/proc/${pid}/cmdline`).replaceAll("\0", " "));
+    if (pid === Deno.pid) parts.push(Deno.env.get("DENO_V8_FLAGS") ?? "");
+  } catch {
+    // Not readable (no permission, or the process is gone): no map.
+  }
+  return parts.join(" ");
+}
+
 /** An index for lookups: entries sorted by start, latest entry wins. */
 export class PerfMap {
   readonly #entries: PerfMapEntry[];
@@ -55,15 +87,54 @@ export class PerfMap {
     this.#maxSize = entries.reduce((max, entry) => (entry.end - entry.start > max ? entry.end - entry.start : max), 0n);
   }
 
-  /** Reads `/tmp/perf-<pid>.map`; an empty map when there is none. */
+  /**
+   * The perf map of process `pid` if it asked V8 for one (`--perf-basic-prof`
+   * in its command line, or in `DENO_V8_FLAGS` for this process), read from
+   * the directory it named (`--perf-basic-prof-path`, default `/tmp`) by
+   * {@linkcode PerfMap.fromFile}; an empty map otherwise. A process that
+   * did not ask for a map is never given one: a stale map of a recycled
+   * pid, or a file planted under its name, is not read.
+   */
   static forProcess(pid: number): PerfMap {
+    const path = perfMapPathFor(pid);
+    return path === undefined ? new PerfMap([]) : PerfMap.fromFile(path);
+  }
+
+  /**
+   * Reads a perf map only if it is a regular file owned by this user (or
+   * root) and at most {@linkcode PERF_MAP_BYTES_MAX}: a FIFO planted under
+   * the name is never opened (it would block), and a file planted by
+   * another user is not trusted. A map that fails the checks or is missing
+   * gives an empty map, with the reason in {@linkcode PerfMap.problem}.
+   */
+  static fromFile(path: string): PerfMap {
+    const refused = (why: string) => Object.assign(new PerfMap([]), { problem: `${path} ${why}` });
+    let info: Deno.FileInfo;
     try {
-      return new PerfMap(parsePerfMap(Deno.readTextFileSync(`/tmp/perf-${pid}.map`)));
+      info = Deno.lstatSync(path);
     } catch (error) {
       if (error instanceof Deno.errors.NotFound) return new PerfMap([]);
       throw error;
     }
+    if (!info.isFile) return refused("is not a regular file: not read");
+    if (info.uid !== Deno.uid() && info.uid !== 0) return refused(`belongs to uid ${info.uid}: not read`);
+    if (info.size > PERF_MAP_BYTES_MAX) return refused(`is larger than ${PERF_MAP_BYTES_MAX} bytes: not read`);
+    using file = Deno.openSync(path, { read: true });
+    const opened = file.statSync();
+    // The name could have been swapped between the checks and the open.
+    if (opened.ino !== info.ino || opened.dev !== info.dev) return refused("changed while being opened: not read");
+    const bytes = new Uint8Array(Math.min(opened.size, PERF_MAP_BYTES_MAX));
+    let done = 0;
+    while (done < bytes.length) {
+      const read = file.readSync(bytes.subarray(done));
+      if (read === null || read === 0) break;
+      done += read;
+    }
+    return new PerfMap(parsePerfMap(new TextDecoder().decode(bytes.subarray(0, done))));
   }
+
+  /** Why a perf map was not read, when it was refused. */
+  problem?: string;
 
   get size(): number {
     return this.#entries.length;

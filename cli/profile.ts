@@ -1,0 +1,167 @@
+/**
+ * `profile`: runs a script or any command with the library preloaded and
+ * call sites on, then names the report, writes the DHAT file (and a flame
+ * graph) and prints a summary on stderr. The program's stdin, stdout,
+ * stderr and exit code pass through untouched.
+ *
+ * @module
+ */
+
+import { type DhatFile, type DhatSite, nameDhatFile } from "../api/dhat.ts";
+import { ModAllocError } from "../api/errors.ts";
+import { type ChildCommand, childCommand } from "./child_command.ts";
+import { childEnvironment, perfMapPath, rawReportPath, rawReportPids } from "./child_environment.ts";
+import { type OptionSpec, parseOptions, UsageError } from "./options.ts";
+import { childPath, checkOutputs, expandPid } from "./paths.ts";
+import { exitCodeOf, forwardSignals } from "./signals.ts";
+import { summary, writeFlameGraph } from "./summary.ts";
+
+/** The profile command's options, in the order `--help` lists them. */
+export const PROFILE_OPTIONS: readonly OptionSpec[] = [
+  {
+    names: ["-o", "--output"],
+    key: "output",
+    kind: "string",
+    placeholder: "file",
+    help: "DHAT file to write (default dhat-heap.json; %p becomes the pid)",
+  },
+  { names: ["--frames"], key: "frames", kind: "integer", placeholder: "1-64", min: 1, max: 64, help: "frames walked per allocation (default 24)" },
+  {
+    names: ["--buckets"],
+    key: "buckets",
+    kind: "integer",
+    placeholder: "n",
+    min: 16,
+    max: 1 << 20,
+    help: "call-site table entries, 16-1048576 (default 65536)",
+  },
+  { names: ["--top"], key: "top", kind: "integer", placeholder: "n", min: 0, max: 10_000, help: "sites in the summary (default 10)" },
+  {
+    names: ["--flamegraph"],
+    key: "flamegraph",
+    kind: "string",
+    placeholder: "file",
+    help: "also write a flame graph (HTML) and <file>.folded",
+  },
+  { names: ["--no-js"], key: "js", kind: "flag", value: false, help: "do not ask V8 for its perf map (no JS frame names)" },
+  {
+    names: ["--follow-children"],
+    key: "followChildren",
+    kind: "flag",
+    help: "profile child processes too, each into its own file (<output>-<pid>.json)",
+  },
+  { names: ["-h", "--help"], key: "help", kind: "flag", help: "this text" },
+  { names: ["-V", "--version"], key: "version", kind: "flag", help: "the version" },
+];
+
+const DEFAULTS = { output: "dhat-heap.json", frames: 24, buckets: 1 << 16, top: 10, js: true, followChildren: false };
+
+/** Settings of one profile run. */
+export interface ProfileSettings {
+  output: string;
+  frames: number;
+  buckets: number;
+  top: number;
+  flamegraph?: string;
+  js: boolean;
+  followChildren: boolean;
+  command: ChildCommand;
+}
+
+/** Parses the command line (after the options come the script or command). */
+export function parseProfileArgs(args: string[]): ProfileSettings | "help" | "version" {
+  const parsed = parseOptions(args, PROFILE_OPTIONS);
+  if (parsed.values.help) return "help";
+  if (parsed.values.version) return "version";
+  const values = { ...DEFAULTS, ...parsed.values } as typeof DEFAULTS & { flamegraph?: string };
+  return { ...values, command: childCommand(args.slice(parsed.rest), parsed.unknown) };
+}
+
+/** Why there is no report, in words, when the program left none. */
+function missingReport(status: Deno.CommandStatus, followChildren: boolean): string {
+  if (status.signal !== null) return `it was killed by ${status.signal} before it could write one`;
+  return `it replaced itself with another program (exec)${
+    followChildren ? "" : "; --follow-children profiles exec'd programs and children"
+  }, was not a dynamically linked glibc program, or ended without running exit handlers (Go programs do)`;
+}
+
+function finish(raw: string, output: string, perfMap: string) {
+  return nameDhatFile(raw, output, { perfMap });
+}
+
+/** Names every raw report of the run and prints the summary. */
+function writeReports(settings: ProfileSettings, scratch: string, pid: number, status: Deno.CommandStatus): boolean {
+  const code = exitCodeOf(status);
+  const pids = rawReportPids(scratch);
+  let ok = true;
+  let main: { data: DhatFile; sites: DhatSite[] } | undefined;
+  const output = expandPid(settings.output, pid);
+  if (pids.includes(pid)) {
+    main = finish(rawReportPath(scratch, pid), output, perfMapPath(scratch, pid));
+    if (settings.flamegraph !== undefined) {
+      writeFlameGraph(expandPid(settings.flamegraph, pid), main.sites, `Allocated bytes: ${settings.command.display}`);
+    }
+    console.error(summary(`profile of ${settings.command.display} (exit code ${code})`, main.data, main.sites, settings.top));
+    console.error(`  DHAT file: ${output} (open in /usr/libexec/valgrind/dh_view.html)`);
+    if (settings.flamegraph !== undefined) {
+      const flamegraph = expandPid(settings.flamegraph, pid);
+      console.error(`  flame graph: ${flamegraph} (collapsed stacks: ${flamegraph}.folded)`);
+    }
+  } else {
+    ok = false;
+    console.error(`mod-alloc: ${settings.command.display} (exit code ${code}) wrote no report: ${missingReport(status, settings.followChildren)}.`);
+  }
+  const children = pids.filter((other) => other !== pid);
+  if (children.length > 0) console.error(`  ${children.length} child processes:`);
+  for (const child of children) {
+    const path = childPath(settings.output, child);
+    const { data } = finish(rawReportPath(scratch, child), path, perfMapPath(scratch, child));
+    const totals = data.modAlloc;
+    console.error(`    pid ${child}: ${path} (${totals?.totalBlocks ?? "?"} allocations) ${data.cmd.slice(0, 80)}`);
+  }
+  return ok;
+}
+
+/** Runs the profile command; returns the exit code to use. */
+export async function profileMain(settings: ProfileSettings): Promise<number> {
+  const outputs = [{ path: settings.output, what: "output file" }];
+  if (settings.flamegraph !== undefined) {
+    outputs.push({ path: settings.flamegraph, what: "flame graph" });
+    outputs.push({ path: `${settings.flamegraph}.folded`, what: "collapsed stacks file" });
+  }
+  const script = settings.command.script;
+  const [output, flamegraph] = checkOutputs(outputs, script === undefined ? [] : [{ path: script, what: "script" }]);
+  settings = { ...settings, output, flamegraph };
+  const scratch = Deno.makeTempDirSync({ prefix: "mod-alloc-profile-" });
+  try {
+    const env = childEnvironment(settings, scratch);
+    let child: Deno.ChildProcess;
+    try {
+      child = new Deno.Command(settings.command.program, {
+        args: settings.command.args,
+        env,
+        stdin: "inherit",
+        stdout: "inherit",
+        stderr: "inherit",
+      }).spawn();
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+      console.error(`profile: ${settings.command.program}: command not found.`);
+      return 127;
+    }
+    const stopForwarding = forwardSignals(child);
+    const status = await child.status;
+    stopForwarding();
+    try {
+      writeReports(settings, scratch, child.pid, status);
+    } catch (error) {
+      if (!(error instanceof ModAllocError)) throw error;
+      console.error(`mod-alloc: could not finish the report: ${error.message}`);
+    }
+    return exitCodeOf(status);
+  } finally {
+    Deno.removeSync(scratch, { recursive: true });
+  }
+}
+
+export { UsageError };
