@@ -5,11 +5,21 @@
 //! refuses to spawn with LD_PRELOAD set under `--allow-run=<list>`, can
 //! spawn them. MOD_ALLOC_FOLLOW_CHILDREN=1 keeps everything for children.
 //!
+//! The profiled process itself stays profiled when it replaces its image
+//! (a version manager's shim that execs the real `python3`, `sh -c 'exec
+//! …'`): this library's `execve`, `execv`, `execvp` and `execvpe` put the
+//! removed variables back for an exec by the process the library was
+//! loaded into (same pid). A child (fork, posix_spawn) has another pid
+//! and gets the environment as the program left it.
+//!
 //! Runs once, in the constructor, before the program's main and its
 //! threads: editing `environ` in place, as unsetenv does, is safe then.
 //! The strings stay where they are, so values read before stay valid.
 
 const std = @import("std");
+const linux = std.os.linux;
+const elf_dynamic = @import("elf_dynamic.zig");
+const pages = @import("pages.zig");
 
 extern var environ: ?[*:null]?[*:0]u8;
 
@@ -62,9 +72,30 @@ pub fn withoutLibrary(value: []u8) usize {
     return kept;
 }
 
+/// The removed entries, to give back to an exec of this process: our
+/// variables (their strings stay in place) and a copy of LD_PRELOAD as
+/// it was (its string is edited in place).
+var removed: [own_variables.len]?[*:0]const u8 = @splat(null);
+var removed_count: usize = 0;
+/// LD_PRELOAD longer than this is not carried over an exec (the exec'd
+/// image then runs unprofiled).
+const preload_copy_bytes_max = 4096;
+var preload_copy: [preload_copy_bytes_max:0]u8 = undefined;
+var preload_copied: bool = false;
+/// The process the variables were removed from (0: none were).
+var removed_pid: linux.pid_t = 0;
+
+fn savePreload(entry: []const u8) void {
+    if (entry.len >= preload_copy_bytes_max) return;
+    @memcpy(preload_copy[0..entry.len], entry);
+    preload_copy[entry.len] = 0;
+    preload_copied = true;
+}
+
 /// Removes the library's variables and its LD_PRELOAD entry (the whole
 /// variable when nothing else is preloaded).
 pub fn removeOwnVariables() void {
+    removed_pid = linux.getpid();
     const entries = environ orelse return;
     var read: usize = 0;
     var write: usize = 0;
@@ -72,7 +103,12 @@ pub fn removeOwnVariables() void {
         const entry = std.mem.span(entry_ptr);
         const name = nameOf(entry);
         var keep = !isOwn(name);
+        if (!keep and removed_count < removed.len) {
+            removed[removed_count] = entry_ptr;
+            removed_count += 1;
+        }
         if (keep and std.mem.eql(u8, name, "LD_PRELOAD") and name.len < entry.len) {
+            savePreload(entry);
             const value = entry[name.len + 1 ..];
             const length = withoutLibrary(value);
             value.ptr[length] = 0;
@@ -85,6 +121,83 @@ pub fn removeOwnVariables() void {
     }
     entries[write] = null;
 }
+
+const Env = [*:null]const ?[*:0]const u8;
+
+/// `envp` with the removed variables put back (the program's own copies
+/// of them dropped), in pages mapped for the exec; null when there is
+/// nothing to put back or no memory (the exec then goes ahead as asked).
+fn withOwnVariables(envp: Env, bytes_out: *usize) ?Env {
+    if (removed_pid == 0 or linux.getpid() != removed_pid) return null;
+    var count: usize = 0;
+    while (envp[count] != null) count += 1;
+    const slots = count + removed_count + 2;
+    bytes_out.* = slots * @sizeOf(usize);
+    const memory = pages.map(bytes_out.*, .eager) orelse return null;
+    const out: [*]?[*:0]const u8 = @ptrCast(@alignCast(memory));
+    var used: usize = 0;
+    for (envp[0..count]) |entry| {
+        const name = nameOf(std.mem.span(entry.?));
+        if (isOwn(name) or (preload_copied and std.mem.eql(u8, name, "LD_PRELOAD"))) continue;
+        out[used] = entry;
+        used += 1;
+    }
+    for (removed[0..removed_count]) |entry| {
+        out[used] = entry;
+        used += 1;
+    }
+    if (preload_copied) {
+        out[used] = &preload_copy;
+        used += 1;
+    }
+    out[used] = null;
+    std.debug.assert(used < slots);
+    return @ptrCast(out);
+}
+
+const ExecveFn = *const fn ([*:0]const u8, [*:null]const ?[*:0]const u8, Env) callconv(.c) c_int;
+var real_execve: ?ExecveFn = null;
+var real_execvpe: ?ExecveFn = null;
+
+/// Finds libc's execve and execvpe (at load time: the lookup takes the
+/// loader's lock).
+pub fn init() void {
+    if (elf_dynamic.findInLibc("execve")) |address| real_execve = @ptrFromInt(address);
+    if (elf_dynamic.findInLibc("execvpe")) |address| real_execvpe = @ptrFromInt(address);
+}
+
+fn execWith(real: ?ExecveFn, file: [*:0]const u8, argv: [*:null]const ?[*:0]const u8, envp: Env) c_int {
+    const exec = real orelse {
+        std.c._errno().* = @intFromEnum(linux.E.NOSYS);
+        return -1;
+    };
+    var bytes: usize = 0;
+    const augmented = withOwnVariables(envp, &bytes) orelse return exec(file, argv, envp);
+    const result = exec(file, argv, augmented);
+    // Only reached when the exec failed.
+    const saved_errno = std.c._errno().*;
+    pages.unmap(@ptrCast(@constCast(augmented)), bytes);
+    std.c._errno().* = saved_errno;
+    return result;
+}
+
+pub fn execve(path: [*:0]const u8, argv: [*:null]const ?[*:0]const u8, envp: Env) callconv(.c) c_int {
+    return execWith(real_execve, path, argv, envp);
+}
+
+pub fn execv(path: [*:0]const u8, argv: [*:null]const ?[*:0]const u8) callconv(.c) c_int {
+    return execWith(real_execve, path, argv, @ptrCast(environ orelse &empty_env));
+}
+
+pub fn execvpe(file: [*:0]const u8, argv: [*:null]const ?[*:0]const u8, envp: Env) callconv(.c) c_int {
+    return execWith(real_execvpe, file, argv, envp);
+}
+
+pub fn execvp(file: [*:0]const u8, argv: [*:null]const ?[*:0]const u8) callconv(.c) c_int {
+    return execWith(real_execvpe, file, argv, @ptrCast(environ orelse &empty_env));
+}
+
+const empty_env = [_:null]?[*:0]u8{};
 
 test "withoutLibrary drops our entries and keeps the others in order" {
     var value = "/a/libx.so /b/libmod_alloc.so:/c/liby.so".*;

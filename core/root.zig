@@ -107,6 +107,7 @@ fn constructor() callconv(.c) void {
             }
         }
         exit_signals.init(if (options.envSwitch("MOD_ALLOC_SIGNALS")) writeReportOnSignal else null);
+        environment.init();
         if (!options.envSwitch("MOD_ALLOC_FOLLOW_CHILDREN")) environment.removeOwnVariables();
     }
 }
@@ -145,6 +146,10 @@ comptime {
     @export(&exitWithoutHandlers, .{ .name = "_Exit" });
     @export(&exit_signals.raise, .{ .name = "raise" });
     @export(&exit_signals.kill, .{ .name = "kill" });
+    @export(&environment.execve, .{ .name = "execve" });
+    @export(&environment.execv, .{ .name = "execv" });
+    @export(&environment.execvp, .{ .name = "execvp" });
+    @export(&environment.execvpe, .{ .name = "execvpe" });
 }
 
 const fini_entry: Init = &destructor;
