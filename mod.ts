@@ -35,6 +35,13 @@ export type { AllocStats, ScopeStats, ThreadScope } from "./types/alloc_stats.ts
 export { type InstallMode, type InstallOptions, ModAlloc, type SnapshotOptions } from "./api/mod_alloc.ts";
 export type { CallSite, CallSiteOrder, CallSitesOptions, CallSiteTable, Frame } from "./api/call_sites.ts";
 export { formatBytes } from "./api/report.ts";
+export {
+  type DhatFile,
+  type DhatProgramPoint,
+  type DhatSite,
+  finishDhatFile,
+  type FinishDhatOptions,
+} from "./api/dhat.ts";
 export { adHocEvent, type HeapStats, heapStats, writeAdHocDhat } from "./api/dhat_rs.ts";
 export {
   type AllocationBudget,

@@ -78,10 +78,9 @@ export function dhatFrameText(frame: Frame): string {
  */
 export function symbolizeDhat(data: DhatFile, perfMap: PerfMap = new PerfMap([])): { data: DhatFile; sites: DhatSite[] } {
   const maps = data.modAlloc?.maps;
-  const symbolizer = new Symbolizer(data.pid, {
-    maps: maps === undefined ? undefined : parseMaps(maps),
-    perfMap,
-  });
+  // A file without its memory map (already named, or not ours) is read as
+  // it is: the live map of whatever process has that pid now is not its.
+  const symbolizer = new Symbolizer(data.pid, { maps: maps === undefined ? [] : parseMaps(maps), perfMap });
   try {
     const frames = data.ftbl.map((text): Frame | undefined => {
       const raw = RAW_FRAME.exec(text);
