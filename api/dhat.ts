@@ -13,30 +13,49 @@ import { labelOf } from "./call_sites.ts";
 import { readDhatFile } from "./dhat_input.ts";
 import { writeFileSafely } from "./safe_file.ts";
 
-/** One program point of a DHAT file (heap mode). */
+/** One program point of a DHAT file (heap mode): a call site and its figures. */
 export interface DhatProgramPoint {
+  /** Total bytes allocated here. */
   tb: number;
+  /** Total blocks allocated here. */
   tbk: number;
+  /** Total lifetime of the blocks, in allocation events. */
   tl: number;
+  /** Most bytes live at once from here. */
   mb: number;
+  /** Blocks live at that moment. */
   mbk: number;
+  /** Bytes live at the process-wide peak ("at t-gmax"). */
   gb: number;
+  /** Blocks live at the process-wide peak. */
   gbk: number;
+  /** Bytes still live at the end. */
   eb: number;
+  /** Blocks still live at the end. */
   ebk: number;
+  /** The stack: indices into `ftbl`, innermost frame first. */
   fs: number[];
 }
 
 /** The fields of a DHAT file that this module reads and writes. */
 export interface DhatFile {
+  /** Always 2. */
   dhatFileVersion: number;
+  /** `"heap"` for the library's files, `"ad-hoc"` for `writeAdHocDhat`'s. */
   mode: string;
+  /** The profiled command line (bytes that are not UTF-8 written as `\xHH`). */
   cmd: string;
+  /** The profiled process's id. */
   pid: number;
+  /** The time at the end, in allocation events. */
   te: number;
+  /** The time of the global peak, in allocation events. */
   tg?: number;
+  /** The program points. */
   pps: DhatProgramPoint[];
+  /** The frame table: `"[root]"`, then each frame as text (raw `0x…` before naming). */
   ftbl: string[];
+  /** mod-alloc's own totals, and the process's memory map in a raw file. */
   modAlloc?: {
     callSites: boolean;
     totalBlocks: number;
@@ -47,13 +66,17 @@ export interface DhatFile {
     endBlocks: number;
     maps?: string;
   };
+  /** Other fields DHAT defines (verb, units, thresholds), kept as they are. */
   [other: string]: unknown;
 }
 
 /** A program point with its symbolized frames and label. */
 export interface DhatSite {
+  /** The program point as the file has it. */
   pp: DhatProgramPoint;
+  /** Its frames, named, innermost first. */
   frames: Frame[];
+  /** One line naming the site (as a call site's `label`). */
   label: string;
 }
 
@@ -76,7 +99,10 @@ export function dhatFrameText(frame: Frame): string {
  * map it embeds and the V8 perf map given, and drops the memory map.
  * Frames that are already names are left as they are.
  */
-export function symbolizeDhat(data: DhatFile, perfMap: PerfMap = new PerfMap([])): { data: DhatFile; sites: DhatSite[] } {
+export function symbolizeDhat(
+  data: DhatFile,
+  perfMap: PerfMap = new PerfMap([]),
+): { data: DhatFile; sites: DhatSite[] } {
   const maps = data.modAlloc?.maps;
   // A file without its memory map (already named, or not ours) is read as
   // it is: the live map of whatever process has that pid now is not its.
@@ -148,7 +174,7 @@ export interface FinishDhatOptions {
  *
  * @example
  * ```ts
- * import { finishDhatFile } from "@mod-alloc/deno";
+ * import { finishDhatFile } from "../mod.ts";
  *
  * const dir = Deno.makeTempDirSync();
  * const raw = `${dir}/raw.json`;

@@ -82,7 +82,8 @@ export function childEnvironment(settings: ChildSettings, scratch: string): Reco
     // task's children) and adds to any --v8-flags of the command line.
     // --logfile: --perf-basic-prof also opens V8's log, by default a file
     // in the working directory.
-    const ours = `--perf-basic-prof,--perf-basic-prof-path=${scratch},--interpreted-frames-native-stack,--logfile=/dev/null`;
+    const ours =
+      `--perf-basic-prof,--perf-basic-prof-path=${scratch},--interpreted-frames-native-stack,--logfile=/dev/null`;
     const user = Deno.env.get("DENO_V8_FLAGS");
     env.DENO_V8_FLAGS = user ? `${user},${ours}` : ours;
   }

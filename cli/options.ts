@@ -11,16 +11,18 @@
 export class UsageError extends Error {}
 
 /** One option. `key` is the field of the parsed settings it sets. */
-export type OptionSpec<K extends string = string> = {
-  names: string[];
-  key: K;
-  help: string;
-} & (
-  | { kind: "flag"; value?: boolean }
-  | { kind: "string"; placeholder: string }
-  | { kind: "integer"; placeholder: string; min: number; max: number }
-  | { kind: "choice"; placeholder: string; choices: string[] }
-);
+export type OptionSpec<K extends string = string> =
+  & {
+    names: string[];
+    key: K;
+    help: string;
+  }
+  & (
+    | { kind: "flag"; value?: boolean }
+    | { kind: "string"; placeholder: string }
+    | { kind: "integer"; placeholder: string; min: number; max: number }
+    | { kind: "choice"; placeholder: string; choices: string[] }
+  );
 
 /** Parsed values by key: strings, numbers or booleans. */
 export type OptionValues = Record<string, string | number | boolean>;

@@ -12,7 +12,7 @@ import { ModAllocError } from "../api/errors.ts";
 import { type ChildCommand, childCommand } from "./child_command.ts";
 import { childEnvironment, perfMapPath, rawReportPath, rawReportPids } from "./child_environment.ts";
 import { type OptionSpec, parseOptions, UsageError } from "./options.ts";
-import { childPath, checkOutputs, expandPid } from "./paths.ts";
+import { checkOutputs, childPath, expandPid } from "./paths.ts";
 import { exitCodeOf, forwardSignals } from "./signals.ts";
 import { summary, writeFlameGraph } from "./summary.ts";
 
@@ -25,7 +25,15 @@ export const PROFILE_OPTIONS: readonly OptionSpec[] = [
     placeholder: "file",
     help: "DHAT file to write (default dhat-heap.json; %p becomes the pid)",
   },
-  { names: ["--frames"], key: "frames", kind: "integer", placeholder: "1-64", min: 1, max: 64, help: "frames walked per allocation (default 24)" },
+  {
+    names: ["--frames"],
+    key: "frames",
+    kind: "integer",
+    placeholder: "1-64",
+    min: 1,
+    max: 64,
+    help: "frames walked per allocation (default 24)",
+  },
   {
     names: ["--buckets"],
     key: "buckets",
@@ -35,7 +43,15 @@ export const PROFILE_OPTIONS: readonly OptionSpec[] = [
     max: 1 << 20,
     help: "call-site table entries, 16-1048576 (default 65536)",
   },
-  { names: ["--top"], key: "top", kind: "integer", placeholder: "n", min: 0, max: 10_000, help: "sites in the summary (default 10)" },
+  {
+    names: ["--top"],
+    key: "top",
+    kind: "integer",
+    placeholder: "n",
+    min: 0,
+    max: 10_000,
+    help: "sites in the summary (default 10)",
+  },
   {
     names: ["--flamegraph"],
     key: "flamegraph",
@@ -43,7 +59,13 @@ export const PROFILE_OPTIONS: readonly OptionSpec[] = [
     placeholder: "file",
     help: "also write a flame graph (HTML) and <file>.folded",
   },
-  { names: ["--no-js"], key: "js", kind: "flag", value: false, help: "do not ask V8 for its perf map (no JS frame names)" },
+  {
+    names: ["--no-js"],
+    key: "js",
+    kind: "flag",
+    value: false,
+    help: "do not ask V8 for its perf map (no JS frame names)",
+  },
   {
     names: ["--follow-children"],
     key: "followChildren",
@@ -101,7 +123,9 @@ function writeReports(settings: ProfileSettings, scratch: string, pid: number, s
     if (settings.flamegraph !== undefined) {
       writeFlameGraph(expandPid(settings.flamegraph, pid), main.sites, `Allocated bytes: ${settings.command.display}`);
     }
-    console.error(summary(`profile of ${settings.command.display} (exit code ${code})`, main.data, main.sites, settings.top));
+    console.error(
+      summary(`profile of ${settings.command.display} (exit code ${code})`, main.data, main.sites, settings.top),
+    );
     console.error(`  DHAT file: ${output} (open in /usr/libexec/valgrind/dh_view.html)`);
     if (settings.flamegraph !== undefined) {
       const flamegraph = expandPid(settings.flamegraph, pid);
@@ -109,7 +133,11 @@ function writeReports(settings: ProfileSettings, scratch: string, pid: number, s
     }
   } else {
     ok = false;
-    console.error(`mod-alloc: ${settings.command.display} (exit code ${code}) wrote no report: ${missingReport(status, settings.followChildren)}.`);
+    console.error(
+      `mod-alloc: ${settings.command.display} (exit code ${code}) wrote no report: ${
+        missingReport(status, settings.followChildren)
+      }.`,
+    );
   }
   const children = pids.filter((other) => other !== pid);
   if (children.length > 0) console.error(`  ${children.length} child processes:`);

@@ -34,7 +34,15 @@ export const REPORT_OPTIONS: readonly OptionSpec[] = [
     placeholder: "file",
     help: "V8's perf map of the process (default: the one its command line asked for, if any)",
   },
-  { names: ["--top"], key: "top", kind: "integer", placeholder: "n", min: 0, max: 10_000, help: "sites in the summary (default 10)" },
+  {
+    names: ["--top"],
+    key: "top",
+    kind: "integer",
+    placeholder: "n",
+    min: 0,
+    max: 10_000,
+    help: "sites in the summary (default 10)",
+  },
   { names: ["-h", "--help"], key: "help", kind: "flag", help: "this text" },
 ];
 

@@ -137,7 +137,14 @@ Deno.test("a relative -o is resolved where the command started, even if the scri
   await inTempDir(async (dir) => {
     Deno.mkdirSync(`${dir}/start`);
     Deno.mkdirSync(`${dir}/elsewhere`);
-    const result = await profile(["-o", "rel.json", "--no-js", "--allow-read", `${TARGETS}chdir.ts`, `${dir}/elsewhere`], {
+    const result = await profile([
+      "-o",
+      "rel.json",
+      "--no-js",
+      "--allow-read",
+      `${TARGETS}chdir.ts`,
+      `${dir}/elsewhere`,
+    ], {
       cwd: `${dir}/start`,
     });
     assert.equal(result.code, 0, result.stderr);

@@ -81,7 +81,10 @@ Deno.test("hostile or truncated input to report gets a ReportError naming what i
       [JSON.stringify({ ...BASE, dhatFileVersion: 1 }), /dhatFileVersion is 1, not 2/],
       [JSON.stringify({ ...BASE, pps: "x" }), /pps is not an array/],
       [JSON.stringify({ ...BASE, ftbl: [1] }), /ftbl\[0\] is not a string/],
-      [JSON.stringify({ ...BASE, pps: [{ ...BASE.pps[0], fs: [7] }] }), /pps\[0\]\.fs\[0\] is 7, not an index into ftbl/],
+      [
+        JSON.stringify({ ...BASE, pps: [{ ...BASE.pps[0], fs: [7] }] }),
+        /pps\[0\]\.fs\[0\] is 7, not an index into ftbl/,
+      ],
       [JSON.stringify({ ...BASE, pps: [{ ...BASE.pps[0], tb: "many" }] }), /pps\[0\]\.tb is not a count/],
       [JSON.stringify({ ...BASE, pps: [null] }), /pps\[0\] is not an object/],
       [JSON.stringify({ ...BASE, modAlloc: { maps: 5 } }), /modAlloc\.maps is not a string/],
@@ -114,7 +117,10 @@ Deno.test("hostile or truncated input to report gets a ReportError naming what i
 
 /** A raw file whose one frame is JIT code (outside any mapped file), as process `pid` ran `cmd`. */
 function jitRaw(path: string, pid: number, cmd: string) {
-  Deno.writeTextFileSync(path, JSON.stringify({ ...BASE, pid, cmd, ftbl: ["[root]", "0x7000"], modAlloc: { maps: "" } }));
+  Deno.writeTextFileSync(
+    path,
+    JSON.stringify({ ...BASE, pid, cmd, ftbl: ["[root]", "0x7000"], modAlloc: { maps: "" } }),
+  );
 }
 
 // A pid no process has: the test plants files under its name in /tmp.

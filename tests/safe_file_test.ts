@@ -12,7 +12,7 @@ import { asNobody, canActAsNobody, inTempDir, readDhat } from "./support/profile
 const WORKLOAD = new URL("../zig-out/bin/test/dhat_workload", import.meta.url).pathname;
 
 /** A sticky, world-writable directory (as /tmp) and a root-only victim file outside it. */
-async function sharedDirectory(fn: (shared: string, victim: string) => Promise<void>) {
+async function sharedDirectory(fn: (shared: string, victim: string) => void | Promise<void>) {
   await inTempDir(async (dir) => {
     const shared = `${dir}/shared`;
     Deno.mkdirSync(shared);
@@ -79,7 +79,7 @@ Deno.test({
   name: "writeAdHocDhat never follows a symlink planted by another user in a sticky directory",
   ignore: !canActAsNobody(),
   async fn() {
-    await sharedDirectory(async (shared, victim) => {
+    await sharedDirectory((shared, victim) => {
       asNobody(["ln", "-s", victim, `${shared}/adhoc.json.tmp-${Deno.pid}`]);
       writeAdHocDhat(`${shared}/adhoc.json`);
       assertLinksUntouched(shared, victim);
@@ -103,7 +103,10 @@ Deno.test("a FIFO as MOD_ALLOC_OUT or writeAdHocDhat target is refused, not repl
       signal: AbortSignal.timeout(20_000),
     }).output();
     assert.equal(output.code, 0);
-    assert.match(new TextDecoder().decode(output.stderr), /MOD_ALLOC_OUT=.*fifo \(it is a FIFO, socket or block device/);
+    assert.match(
+      new TextDecoder().decode(output.stderr),
+      /MOD_ALLOC_OUT=.*fifo \(it is a FIFO, socket or block device/,
+    );
     assert.ok(Deno.lstatSync(fifo).isFifo, "still a FIFO after the library");
     assert.throws(() => writeAdHocDhat(fifo), (error) => error instanceof ReportError && /FIFO/.test(error.message));
     assert.ok(Deno.lstatSync(fifo).isFifo, "still a FIFO after writeAdHocDhat");
@@ -134,7 +137,7 @@ Deno.test({
 });
 
 Deno.test("writeFileSafely: whole file at mode 0600, directories refused, an unwritable directory leaves nothing", async () => {
-  await inTempDir(async (dir) => {
+  await inTempDir((dir) => {
     writeFileSafely(`${dir}/a.json`, "first");
     writeFileSafely(`${dir}/a.json`, "second");
     assert.equal(Deno.readTextFileSync(`${dir}/a.json`), "second");

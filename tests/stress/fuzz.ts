@@ -2,7 +2,10 @@
 // parser, ELF and DWARF reading of damaged files, source maps, and the
 // profile command's options. An input may be rejected with an Error; it
 // must never hang, crash the process, or escape as anything else.
-import { parseArgs, UsageError } from "../../api/profile_cli.ts";
+import { parseProfileArgs } from "../../cli/profile.ts";
+import { UsageError } from "../../cli/options.ts";
+import { checkDhatFile } from "../../api/dhat_input.ts";
+import { ReportError } from "../../api/errors.ts";
 import { parseLineTables } from "../../symbols/dwarf_line.ts";
 import { ElfFile } from "../../symbols/elf.ts";
 import { parseJitName, parsePerfMap, PerfMap } from "../../symbols/perf_map.ts";
@@ -126,13 +129,40 @@ export function fuzzAll(fixture: string, seconds: number): FuzzResult[] {
     "abc",
     "",
     "--frames=3",
+    "--output=",
+    "--follow-children",
+    "python3",
+    "-V",
     "-h",
   ];
   results.push(run(
     "profile command options",
     seconds,
-    (random) => () => void parseArgs(Array.from({ length: random.int(8) }, () => random.pick(words))),
+    (random) => () => void parseProfileArgs(Array.from({ length: random.int(8) }, () => random.pick(words))),
     (error) => error instanceof UsageError,
+  ));
+  const dhat = {
+    dhatFileVersion: 2,
+    mode: "heap",
+    cmd: "prog",
+    pid: 1,
+    te: 1,
+    pps: [{ tb: 8, tbk: 1, tl: 0, mb: 8, mbk: 1, gb: 8, gbk: 1, eb: 0, ebk: 0, fs: [1] }],
+    ftbl: ["[root]", "0x1000"],
+  };
+  const values = [null, -1, 1e308, "x", [], {}, [99], true, 2, 0];
+  results.push(run(
+    "DHAT file shapes",
+    seconds,
+    (random) => () => {
+      const data = structuredClone(dhat) as Record<string, unknown>;
+      const point = (data.pps as Record<string, unknown>[])[0];
+      const target = random.int(2) === 0 ? data : point;
+      const keys = Object.keys(target);
+      for (let i = 0; i <= random.int(3); i++) target[random.pick(keys)] = random.pick(values);
+      checkDhatFile(data, "fuzz.json");
+    },
+    (error) => error instanceof ReportError,
   ));
   return results;
 }

@@ -43,7 +43,7 @@ export function readDhat(path: string): DhatFile {
 }
 
 /** Runs `fn` with a fresh temporary directory, removed afterwards. */
-export async function inTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
+export async function inTempDir(fn: (dir: string) => void | Promise<void>): Promise<void> {
   const dir = Deno.makeTempDirSync({ prefix: "mod-alloc-test-" });
   try {
     await fn(dir);
@@ -64,7 +64,8 @@ export function asNobody(command: string[]): void {
 /** True when this test run can act as another user (root with setpriv). */
 export function canActAsNobody(): boolean {
   try {
-    return Deno.uid() === 0 && new Deno.Command("setpriv", { args: ["--version"], stdout: "null" }).outputSync().success;
+    return Deno.uid() === 0 &&
+      new Deno.Command("setpriv", { args: ["--version"], stdout: "null" }).outputSync().success;
   } catch {
     return false;
   }
