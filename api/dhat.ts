@@ -201,6 +201,6 @@ export function nameDhatFile(
   const perfMapPath = options.perfMap ?? perfMapPathOf(raw.pid, raw.cmd);
   const perfMap = perfMapPath === undefined ? new PerfMap([]) : PerfMap.fromFile(perfMapPath);
   const named = symbolizeDhat(raw, perfMap);
-  writeFileSafely(path, JSON.stringify(named.data));
+  writeFileSafely(path, JSON.stringify(named.data), "the DHAT file");
   return named;
 }

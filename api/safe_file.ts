@@ -85,6 +85,7 @@ function stagingPath(path: string): string {
  *
  * @param path The file to write.
  * @param data Its contents (strings are written as UTF-8).
+ * @param what What the file is, for messages ("the DHAT file").
  * @throws {ReportError} When the target is refused or cannot be written; nothing is left behind.
  *
  * @example
@@ -96,9 +97,9 @@ function stagingPath(path: string): string {
  * console.log((Deno.statSync(`${dir}/report.json`).mode! & 0o777).toString(8)); // "600"
  * ```
  */
-export function writeFileSafely(path: string, data: string | Uint8Array): void {
+export function writeFileSafely(path: string, data: string | Uint8Array, what = "the file"): void {
   const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
-  const fail = (why: string, cause?: unknown) => new ReportError(`Cannot write ${path}: ${why}.`, { cause });
+  const fail = (why: string, cause?: unknown) => new ReportError(`Cannot write ${what} ${path}: ${why}.`, { cause });
   if (path === "") throw fail("the path is empty");
   const kind = targetKind(path);
   const refusal = refusalOf(kind);

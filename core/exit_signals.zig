@@ -16,8 +16,11 @@
 //!
 //! The handler writes the report, then lets the signal kill the process as
 //! it would have, so the parent sees the same signal (exit 128+N in a
-//! shell). SA_RESETHAND|SA_NODEFER: a second Ctrl-C while the report is
-//! being written kills the process at once instead of waiting for it.
+//! shell). While the report is written the signal is ignored: a terminal's
+//! Ctrl-C reaches the whole process group, so the `profile` command's
+//! forwarded copy arrives a moment after the terminal's own, and must not
+//! kill the process halfway through its report (measured: it did). To
+//! stop a process stuck there, SIGQUIT or SIGKILL still work.
 
 const std = @import("std");
 const linux = std.os.linux;
@@ -27,9 +30,21 @@ pub const handled = [_]linux.SIG{ .INT, .TERM, .HUP };
 
 var on_signal: ?*const fn () void = null;
 
+fn setDisposition(signal: linux.SIG, disposition: ?linux.Sigaction.handler_fn) void {
+    const action: linux.Sigaction = .{ .handler = .{ .handler = disposition }, .mask = linux.sigemptyset(), .flags = 0 };
+    _ = linux.sigaction(signal, &action, null);
+}
+
+/// Writes the report with `signal` ignored, then restores its default.
+fn writeIgnoring(signal: linux.SIG, write_report: *const fn () void) void {
+    setDisposition(signal, linux.SIG.IGN);
+    write_report();
+    setDisposition(signal, linux.SIG.DFL);
+}
+
 fn handler(signal: linux.SIG) callconv(.c) void {
-    if (on_signal) |write_report| write_report();
-    // The disposition is the default again (SA_RESETHAND): raise it anew.
+    if (on_signal) |write_report| writeIgnoring(signal, write_report) else setDisposition(signal, linux.SIG.DFL);
+    // Blocked until this handler returns (no SA_NODEFER), then fatal.
     _ = linux.tgkill(linux.getpid(), linux.gettid(), signal);
 }
 
@@ -56,7 +71,9 @@ var real_raise: ?RaiseFn = null;
 /// Writes the report if `signal` is about to kill this process.
 fn beforeFatalSignal(signal: c_int) void {
     const write_report = on_signal orelse return;
-    if (isHandled(signal) and isDefault(@enumFromInt(@as(u32, @intCast(signal))))) write_report();
+    if (signal <= 0 or !isHandled(signal)) return;
+    const sig: linux.SIG = @enumFromInt(@as(u32, @intCast(signal)));
+    if (isDefault(sig)) writeIgnoring(sig, write_report);
 }
 
 /// libc's `kill`, after the report when it sends this process a signal
@@ -97,7 +114,7 @@ pub fn init(write_report: ?*const fn () void) void {
         const action: linux.Sigaction = .{
             .handler = .{ .handler = handler },
             .mask = linux.sigemptyset(),
-            .flags = linux.SA.RESETHAND | linux.SA.NODEFER | linux.SA.RESTART,
+            .flags = linux.SA.RESTART,
         };
         _ = linux.sigaction(signal, &action, null);
     }
