@@ -3,8 +3,9 @@
  *
  * 1. `MOD_ALLOC_LIB`, an explicit path (then the only candidate: silently
  *    using another copy would hide a typo);
- * 2. a copy preloaded with `LD_PRELOAD`, so the module talks to the instance
- *    that is already counting;
+ * 2. a copy preloaded with `LD_PRELOAD` (or already mapped into the process:
+ *    the preloaded library leaves LD_PRELOAD at start), so the module talks
+ *    to the instance that is already counting;
  * 3. a build next to this module (`zig-out/lib/`, when imported from a
  *    `file:` checkout);
  * 4. the verified cache of the release's prebuilt library;
@@ -61,6 +62,21 @@ function preloadedCopy(): string | undefined {
   );
 }
 
+/**
+ * A libmod_alloc.so already mapped into this process: the preloaded
+ * library removes itself from LD_PRELOAD at start (so that children run
+ * unprofiled). Read only when read permission is already granted (no prompt).
+ */
+function mappedCopy(): string | undefined {
+  const maps = "/proc/self/maps";
+  if (Deno.permissions.querySync({ name: "read", path: maps }).state !== "granted") return undefined;
+  try {
+    return /\s(\/\S.*\/libmod_alloc\.so)$/m.exec(Deno.readTextFileSync(maps))?.[1];
+  } catch {
+    return undefined;
+  }
+}
+
 function cachedCopy(notes: string[]): LibraryCandidate | undefined {
   const asset = releaseAsset();
   if (asset === undefined) {
@@ -96,6 +112,8 @@ export function searchLibrary(): LibrarySearch {
   const candidates: LibraryCandidate[] = [];
   const preloaded = preloadedCopy();
   if (preloaded !== undefined) candidates.push({ path: preloaded, source: "LD_PRELOAD" });
+  const mapped = mappedCopy();
+  if (mapped !== undefined && mapped !== preloaded) candidates.push({ path: mapped, source: "loaded in this process" });
   const local = new URL(`../zig-out/lib/${LIBRARY_FILE}`, import.meta.url);
   if (local.protocol === "file:") {
     const path = decodeURIComponent(local.pathname);

@@ -166,6 +166,14 @@ Deno.test("a library path with a space is preloaded whole: the script is profile
   });
 });
 
+Deno.test("a profiled script that uses the module attaches to the preloaded library", async () => {
+  await inTempDir(async (dir) => {
+    const result = await profile(["-o", `${dir}/out.json`, "--no-js", "-A", `${TARGETS}installs.ts`]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, "mode preload, counting since start: true\n");
+  });
+});
+
 /** Starts the server target under the command in its own session, waits for it to listen. */
 async function startServer(args: string[]) {
   const child = new Deno.Command("setsid", {
