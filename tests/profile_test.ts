@@ -174,8 +174,12 @@ Deno.test("a profiled script that uses the module attaches to the preloaded libr
   });
 });
 
-/** Starts the server target under the command in its own session, waits for it to listen. */
-async function startServer(args: string[]) {
+/**
+ * Starts the command in its own session (so the test can signal its
+ * process group, as a terminal's Ctrl-C does) and waits until its output
+ * matches `ready`.
+ */
+async function startServer(args: string[], ready: RegExp) {
   const child = new Deno.Command("setsid", {
     args: [Deno.execPath(), "run", "-A", "--no-lock", new URL("../cli.ts", import.meta.url).pathname, ...args],
     env: { NO_COLOR: "1" },
@@ -183,28 +187,29 @@ async function startServer(args: string[]) {
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let stdout = "";
-  while (!stdout.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    stdout += value;
+  const output = { stdout: "", stderr: "" };
+  const pump = async (stream: ReadableStream<Uint8Array>, key: "stdout" | "stderr") => {
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) output[key] += chunk;
+  };
+  const drained = Promise.all([pump(child.stdout, "stdout"), pump(child.stderr, "stderr")]);
+  let exited = false;
+  child.status.then(() => exited = true);
+  // A guard against a hang, not a timing assertion.
+  const deadline = Date.now() + 60_000;
+  while (!ready.test(output.stdout + output.stderr)) {
+    if (exited || Date.now() > deadline) {
+      child.kill("SIGKILL");
+      throw new Error(`never ready:\n${output.stdout}\n${output.stderr}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
   }
-  return { child, stdout, reader };
+  return { child, output, drained };
 }
 
 async function finish(server: Awaited<ReturnType<typeof startServer>>) {
-  const [status, stderr] = await Promise.all([
-    server.child.status,
-    new Response(server.child.stderr).text(),
-    (async () => {
-      for (;;) {
-        const { done } = await server.reader.read();
-        if (done) return;
-      }
-    })(),
-  ]);
-  return { status, stderr };
+  const status = await server.child.status;
+  await server.drained;
+  return { status, stdout: server.output.stdout, stderr: server.output.stderr };
 }
 
 Deno.test({
@@ -212,9 +217,9 @@ Deno.test({
   ignore: !hasCommand("setsid"),
   async fn() {
     await inTempDir(async (dir) => {
-      const server = await startServer(["-o", `${dir}/server.json`, `${TARGETS}server.ts`]);
-      assert.match(server.stdout, /listening \(pid (\d+), perf map in \/tmp: false\)/);
-      const pid = Number(/pid (\d+)/.exec(server.stdout)![1]);
+      const server = await startServer(["-o", `${dir}/server.json`, `${TARGETS}server.ts`], /listening/);
+      assert.match(server.output.stdout, /listening \(pid (\d+), perf map in \/tmp: false\)/);
+      const pid = Number(/pid (\d+)/.exec(server.output.stdout)![1]);
       await new Promise((resolve) => setTimeout(resolve, 300));
       // A terminal's Ctrl-C: SIGINT to the whole foreground process group.
       Deno.kill(-server.child.pid, "SIGINT");
@@ -229,11 +234,33 @@ Deno.test({
 });
 
 Deno.test({
+  name: "deno serve under the profiler: a request, then Ctrl-C, and its handler is in the report",
+  ignore: !hasCommand("setsid"),
+  async fn() {
+    await inTempDir(async (dir) => {
+      const server = await startServer(
+        ["-o", `${dir}/serve.json`, "deno", "serve", "--port=0", `${TARGETS}serve.ts`],
+        /Listening on http:\/\/[^:]+:\d+/,
+      );
+      const port = /Listening on http:\/\/[^:]+:(\d+)/.exec(server.output.stderr)![1];
+      const page = await (await fetch(`http://127.0.0.1:${port}/`)).text();
+      assert.equal(page.length, 100_000);
+      Deno.kill(-server.child.pid, "SIGINT");
+      const { status, stderr } = await finish(server);
+      // deno serve either shuts down gracefully (exit 0) or dies of the signal (130), depending on when it lands.
+      assert.ok(status.code === 0 || status.code === 130, stderr);
+      assert.match(stderr, new RegExp(`profile of deno serve --port=0 .*serve\\.ts \\(exit code ${status.code}\\)`));
+      assert.ok(readDhat(`${dir}/serve.json`).ftbl.some((entry) => entry.includes("JS renderPage")), stderr);
+    });
+  },
+});
+
+Deno.test({
   name: "SIGTERM sent to the command alone is passed on: report written, exit 143",
   ignore: !hasCommand("setsid"),
   async fn() {
     await inTempDir(async (dir) => {
-      const server = await startServer(["-o", `${dir}/server.json`, "--no-js", `${TARGETS}server.ts`]);
+      const server = await startServer(["-o", `${dir}/server.json`, "--no-js", `${TARGETS}server.ts`], /listening/);
       Deno.kill(server.child.pid, "SIGTERM");
       const { status, stderr } = await finish(server);
       assert.equal(status.code, 143, stderr);
