@@ -67,6 +67,29 @@ function checkedOutput({ path, what }: NamedPath): string {
 }
 
 /**
+ * Checks the report outputs (the DHAT file, and the flame graph with its
+ * `.folded` file when asked for) against each other and `inputs`.
+ *
+ * @returns The DHAT file and the flame graph, absolute.
+ * @throws {UsageError} Saying which path is wrong and why.
+ */
+export function checkReportOutputs(
+  output: string,
+  flamegraph: string | undefined,
+  inputs: NamedPath[],
+): [string, string | undefined] {
+  const outputs = [{ path: output, what: "output file" }];
+  if (flamegraph !== undefined) {
+    outputs.push({ path: flamegraph, what: "flame graph" }, {
+      path: `${flamegraph}.folded`,
+      what: "collapsed stacks file",
+    });
+  }
+  const [outputAbsolute, flamegraphAbsolute] = checkOutputs(outputs, inputs);
+  return [outputAbsolute, flamegraphAbsolute];
+}
+
+/**
  * Checks every output and returns them absolute, in order. Refuses an
  * output that is one of `inputs` (the script) or another output.
  *

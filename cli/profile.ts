@@ -12,19 +12,14 @@ import { ModAllocError } from "../api/errors.ts";
 import { type ChildCommand, childCommand } from "./child_command.ts";
 import { childEnvironment, perfMapPath, rawReportPath, rawReportPids } from "./child_environment.ts";
 import { type OptionSpec, parseOptions, UsageError } from "./options.ts";
-import { checkOutputs, childPath, expandPid } from "./paths.ts";
+import { checkReportOutputs, childPath, expandPid } from "./paths.ts";
 import { exitCodeOf, forwardSignals } from "./signals.ts";
-import { summary, writeFlameGraph } from "./summary.ts";
+import { printWritten, summary, writeFlameGraph } from "./summary.ts";
+import { FLAMEGRAPH_OPTION, HELP_OPTION, outputOption, TOP_OPTION } from "./shared_options.ts";
 
 /** The profile command's options, in the order `--help` lists them. */
 export const PROFILE_OPTIONS: readonly OptionSpec[] = [
-  {
-    names: ["-o", "--output"],
-    key: "output",
-    kind: "string",
-    placeholder: "file",
-    help: "DHAT file to write (default dhat-heap.json; %p becomes the pid)",
-  },
+  outputOption("DHAT file to write (default dhat-heap.json; %p becomes the pid)"),
   {
     names: ["--frames"],
     key: "frames",
@@ -43,22 +38,8 @@ export const PROFILE_OPTIONS: readonly OptionSpec[] = [
     max: 1 << 20,
     help: "call-site table entries, 16-1048576 (default 65536)",
   },
-  {
-    names: ["--top"],
-    key: "top",
-    kind: "integer",
-    placeholder: "n",
-    min: 0,
-    max: 10_000,
-    help: "sites in the summary (default 10)",
-  },
-  {
-    names: ["--flamegraph"],
-    key: "flamegraph",
-    kind: "string",
-    placeholder: "file",
-    help: "also write a flame graph (HTML) and <file>.folded",
-  },
+  TOP_OPTION,
+  FLAMEGRAPH_OPTION,
   {
     names: ["--no-js"],
     key: "js",
@@ -72,7 +53,7 @@ export const PROFILE_OPTIONS: readonly OptionSpec[] = [
     kind: "flag",
     help: "profile child processes too, each into its own file (<output>-<pid>.json)",
   },
-  { names: ["-h", "--help"], key: "help", kind: "flag", help: "this text" },
+  HELP_OPTION,
   { names: ["-V", "--version"], key: "version", kind: "flag", help: "the version" },
 ];
 
@@ -126,11 +107,7 @@ function writeReports(settings: ProfileSettings, scratch: string, pid: number, s
     console.error(
       summary(`profile of ${settings.command.display} (exit code ${code})`, main.data, main.sites, settings.top),
     );
-    console.error(`  DHAT file: ${output} (open in /usr/libexec/valgrind/dh_view.html)`);
-    if (settings.flamegraph !== undefined) {
-      const flamegraph = expandPid(settings.flamegraph, pid);
-      console.error(`  flame graph: ${flamegraph} (collapsed stacks: ${flamegraph}.folded)`);
-    }
+    printWritten(output, settings.flamegraph === undefined ? undefined : expandPid(settings.flamegraph, pid));
   } else {
     ok = false;
     console.error(
@@ -152,13 +129,9 @@ function writeReports(settings: ProfileSettings, scratch: string, pid: number, s
 
 /** Runs the profile command; returns the exit code to use. */
 export async function profileMain(settings: ProfileSettings): Promise<number> {
-  const outputs = [{ path: settings.output, what: "output file" }];
-  if (settings.flamegraph !== undefined) {
-    outputs.push({ path: settings.flamegraph, what: "flame graph" });
-    outputs.push({ path: `${settings.flamegraph}.folded`, what: "collapsed stacks file" });
-  }
   const script = settings.command.script;
-  const [output, flamegraph] = checkOutputs(outputs, script === undefined ? [] : [{ path: script, what: "script" }]);
+  const inputs = script === undefined ? [] : [{ path: script, what: "script" }];
+  const [output, flamegraph] = checkReportOutputs(settings.output, settings.flamegraph, inputs);
   settings = { ...settings, output, flamegraph };
   const scratch = Deno.makeTempDirSync({ prefix: "mod-alloc-profile-" });
   try {

@@ -8,25 +8,14 @@
 
 import { nameDhatFile } from "../api/dhat.ts";
 import { type OptionSpec, parseOptions, UsageError } from "./options.ts";
-import { checkOutputs } from "./paths.ts";
-import { summary, writeFlameGraph } from "./summary.ts";
+import { checkReportOutputs } from "./paths.ts";
+import { printWritten, summary, writeFlameGraph } from "./summary.ts";
+import { FLAMEGRAPH_OPTION, HELP_OPTION, outputOption, TOP_OPTION } from "./shared_options.ts";
 
 /** The report command's options. */
 export const REPORT_OPTIONS: readonly OptionSpec[] = [
-  {
-    names: ["-o", "--output"],
-    key: "output",
-    kind: "string",
-    placeholder: "file",
-    help: "named DHAT file to write (default dhat-heap.json; may be the input)",
-  },
-  {
-    names: ["--flamegraph"],
-    key: "flamegraph",
-    kind: "string",
-    placeholder: "file",
-    help: "also write a flame graph (HTML) and <file>.folded",
-  },
+  outputOption("named DHAT file to write (default dhat-heap.json; may be the input)"),
+  FLAMEGRAPH_OPTION,
   {
     names: ["--perf-map"],
     key: "perfMap",
@@ -34,16 +23,8 @@ export const REPORT_OPTIONS: readonly OptionSpec[] = [
     placeholder: "file",
     help: "V8's perf map of the process (default: the one its command line asked for, if any)",
   },
-  {
-    names: ["--top"],
-    key: "top",
-    kind: "integer",
-    placeholder: "n",
-    min: 0,
-    max: 10_000,
-    help: "sites in the summary (default 10)",
-  },
-  { names: ["-h", "--help"], key: "help", kind: "flag", help: "this text" },
+  TOP_OPTION,
+  HELP_OPTION,
 ];
 
 /** Settings of the report command. */
@@ -68,18 +49,12 @@ export function parseReportArgs(args: string[]): ReportSettings {
 
 /** Runs the report command; throws `ReportError` for a file it cannot read. */
 export function reportMain(settings: ReportSettings): number {
-  const outputs = [{ path: settings.output, what: "output file" }];
-  if (settings.flamegraph !== undefined) {
-    outputs.push({ path: settings.flamegraph, what: "flame graph" });
-    outputs.push({ path: `${settings.flamegraph}.folded`, what: "collapsed stacks file" });
-  }
   // The input may be rewritten in place (named again), not used twice as output.
-  const [output, flamegraph] = checkOutputs(outputs, []);
+  const [output, flamegraph] = checkReportOutputs(settings.output, settings.flamegraph, []);
   const { data, sites } = nameDhatFile(settings.input, output, { perfMap: settings.perfMap });
   const title = `report of ${data.cmd.slice(0, 120)} (pid ${data.pid})`;
   if (flamegraph !== undefined) writeFlameGraph(flamegraph, sites, `Allocated bytes: ${data.cmd.slice(0, 120)}`);
   console.error(summary(title, data, sites, settings.top));
-  console.error(`  DHAT file: ${output} (open in /usr/libexec/valgrind/dh_view.html)`);
-  if (flamegraph !== undefined) console.error(`  flame graph: ${flamegraph} (collapsed stacks: ${flamegraph}.folded)`);
+  printWritten(output, flamegraph);
   return 0;
 }

@@ -45,3 +45,9 @@ export function writeFlameGraph(path: string, sites: DhatSite[], title: string):
   writeFileSafely(path, flameGraphHtml(stacks, title));
   writeFileSafely(`${path}.folded`, collapsedStacks(stacks));
 }
+
+/** The lines that say where the report went. */
+export function printWritten(output: string, flamegraph: string | undefined): void {
+  console.error(`  DHAT file: ${output} (open in /usr/libexec/valgrind/dh_view.html)`);
+  if (flamegraph !== undefined) console.error(`  flame graph: ${flamegraph} (collapsed stacks: ${flamegraph}.folded)`);
+}

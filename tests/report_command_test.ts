@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { finishDhatFile, ReportError } from "../mod.ts";
 import { LIBRARY_PATH } from "./support/child.ts";
+import { MINIMAL_DHAT } from "./support/dhat_sample.ts";
 import { asNobody, canActAsNobody, inTempDir, profile, readDhat } from "./support/profile_cli.ts";
 
 const WORKLOAD = new URL("../zig-out/bin/test/dhat_workload", import.meta.url).pathname;
@@ -61,15 +62,7 @@ Deno.test("argv that is not UTF-8 is escaped: the raw file and the named one are
   });
 });
 
-const BASE = {
-  dhatFileVersion: 2,
-  mode: "heap",
-  cmd: "prog",
-  pid: 1,
-  te: 1,
-  pps: [{ tb: 8, tbk: 1, tl: 0, mb: 8, mbk: 1, gb: 8, gbk: 1, eb: 0, ebk: 0, fs: [1] }],
-  ftbl: ["[root]", "0x1000"],
-};
+const BASE = MINIMAL_DHAT;
 
 Deno.test("hostile or truncated input to report gets a ReportError naming what is wrong, exit 1", async () => {
   await inTempDir(async (dir) => {

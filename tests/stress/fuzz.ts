@@ -6,6 +6,7 @@ import { parseProfileArgs } from "../../cli/profile.ts";
 import { UsageError } from "../../cli/options.ts";
 import { checkDhatFile } from "../../api/dhat_input.ts";
 import { ReportError } from "../../api/errors.ts";
+import { MINIMAL_DHAT } from "../support/dhat_sample.ts";
 import { parseLineTables } from "../../symbols/dwarf_line.ts";
 import { ElfFile } from "../../symbols/elf.ts";
 import { parseJitName, parsePerfMap, PerfMap } from "../../symbols/perf_map.ts";
@@ -141,15 +142,7 @@ export function fuzzAll(fixture: string, seconds: number): FuzzResult[] {
     (random) => () => void parseProfileArgs(Array.from({ length: random.int(8) }, () => random.pick(words))),
     (error) => error instanceof UsageError,
   ));
-  const dhat = {
-    dhatFileVersion: 2,
-    mode: "heap",
-    cmd: "prog",
-    pid: 1,
-    te: 1,
-    pps: [{ tb: 8, tbk: 1, tl: 0, mb: 8, mbk: 1, gb: 8, gbk: 1, eb: 0, ebk: 0, fs: [1] }],
-    ftbl: ["[root]", "0x1000"],
-  };
+  const dhat = MINIMAL_DHAT;
   const values = [null, -1, 1e308, "x", [], {}, [99], true, 2, 0];
   results.push(run(
     "DHAT file shapes",
