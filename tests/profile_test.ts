@@ -313,10 +313,12 @@ Deno.test("--follow-children profiles each child into its own file and the summa
 const SIGNALS: [string, number][] = [["HUP", 1], ["QUIT", 3], ["TRAP", 5], ["USR1", 10], ["ALRM", 14], ["KILL", 9]];
 
 Deno.test("a program killed by any signal gives exit code 128+N", async () => {
-  for (const [name, number] of SIGNALS) {
-    const result = await profile(["-o", "/dev/null", "sh", "-c", `ulimit -c 0; kill -s ${name} $$`]);
-    assert.equal(result.code, 128 + number, `SIG${name}: ${result.stderr}`);
-  }
+  await inTempDir(async (dir) => {
+    for (const [name, number] of SIGNALS) {
+      const result = await profile(["-o", `${dir}/out.json`, "sh", "-c", `ulimit -c 0; kill -s ${name} $$`]);
+      assert.equal(result.code, 128 + number, `SIG${name}: ${result.stderr}`);
+    }
+  });
 });
 
 Deno.test("outputs that cannot work are refused before the program runs, with exit code 2", async () => {
