@@ -117,6 +117,9 @@ function writeReports(settings: ProfileSettings, scratch: string, pid: number, s
     );
   }
   const children = pids.filter((other) => other !== pid);
+  if (!settings.followChildren && settings.command.args[0] === "task" && /deno$/.test(settings.command.program)) {
+    console.error("  deno task runs its commands as child processes: add --follow-children to profile them.");
+  }
   if (children.length > 0) console.error(`  ${children.length} child processes:`);
   for (const child of children) {
     const path = childPath(settings.output, child);

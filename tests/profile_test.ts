@@ -114,6 +114,7 @@ Deno.test("deno task and deno bench run under the profiler", async () => {
     const task = await profile(["-o", "task.json", "deno", "task", "hello"], { cwd: dir });
     assert.equal(task.code, 0, task.stderr);
     assert.match(task.stdout, /hello from task/);
+    assert.match(task.stderr, /add --follow-children to profile them/);
     assert.ok(readDhat(`${dir}/task.json`).modAlloc!.totalBlocks > 0);
     const bench = await profile(["-o", "bench.json", "deno", "bench", "--no-check", "b_bench.ts"], { cwd: dir });
     assert.equal(bench.code, 0, bench.stderr);
@@ -265,6 +266,21 @@ Deno.test({
       const { status, stderr } = await finish(server);
       assert.equal(status.code, 143, stderr);
       assert.ok(readDhat(`${dir}/server.json`).modAlloc!.totalBlocks > 0);
+    });
+  },
+});
+
+Deno.test({
+  name: "a plain C program stopped by SIGTERM writes its report from the library's handler; exec keeps the profile",
+  ignore: !hasCommand("setsid"),
+  async fn() {
+    await inTempDir(async (dir) => {
+      // sh execs sleep: the same process, so still the profiled one.
+      const server = await startServer(["-o", `${dir}/sleep.json`, "sh", "-c", "echo ready; exec sleep 30"], /ready/);
+      Deno.kill(server.child.pid, "SIGTERM");
+      const { status, stderr } = await finish(server);
+      assert.equal(status.code, 143, stderr);
+      assert.match(readDhat(`${dir}/sleep.json`).cmd, /^sleep 30/);
     });
   },
 });

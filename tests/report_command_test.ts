@@ -128,6 +128,10 @@ Deno.test("report reads no perf map for a process that did not ask for one (a st
       const result = await profile(["report", "-o", `${dir}/out.json`, `${dir}/raw.json`]);
       assert.equal(result.code, 0, result.stderr);
       assert.ok(!readDhat(`${dir}/out.json`).ftbl.some((frame) => frame.includes("plantedName")));
+      // Named explicitly, it is read.
+      const explicit = await profile(["report", "-o", `${dir}/out.json`, `--perf-map=${map}`, `${dir}/raw.json`]);
+      assert.equal(explicit.code, 0, explicit.stderr);
+      assert.ok(readDhat(`${dir}/out.json`).ftbl.some((frame) => frame.includes("plantedName")));
       // The same map is used when the process asked for it.
       jitRaw(`${dir}/raw.json`, FAKE_PID, "deno run --v8-flags=--perf-basic-prof app.ts");
       const asked = await profile(["report", "-o", `${dir}/out.json`, `${dir}/raw.json`]);
