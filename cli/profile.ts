@@ -7,7 +7,7 @@
  * @module
  */
 
-import { type DhatFile, type DhatSite, nameDhatFile } from "../api/dhat.ts";
+import { nameDhatFile } from "../api/dhat.ts";
 import { ModAllocError } from "../api/errors.ts";
 import { type ChildCommand, childCommand } from "./child_command.ts";
 import { childEnvironment, perfMapPath, rawReportPath, rawReportPids } from "./child_environment.ts";
@@ -81,53 +81,40 @@ export function parseProfileArgs(args: string[]): ProfileSettings | "help" | "ve
 }
 
 /** Why there is no report, in words, when the program left none. */
-function missingReport(status: Deno.CommandStatus, followChildren: boolean): string {
+function missingReport(status: Deno.CommandStatus): string {
   if (status.signal !== null) return `it was killed by ${status.signal} before it could write one`;
-  return `it replaced itself with another program (exec)${
-    followChildren ? "" : "; --follow-children profiles exec'd programs and children"
-  }, was not a dynamically linked glibc program, or ended without running exit handlers (Go programs do)`;
+  return "it was not a dynamically linked glibc program, or it ended without running exit handlers (Go programs do)";
 }
 
-function finish(raw: string, output: string, perfMap: string) {
-  return nameDhatFile(raw, output, { perfMap });
-}
-
-/** Names every raw report of the run and prints the summary. */
-function writeReports(settings: ProfileSettings, scratch: string, pid: number, status: Deno.CommandStatus): boolean {
-  const code = exitCodeOf(status);
-  const pids = rawReportPids(scratch);
-  let ok = true;
-  let main: { data: DhatFile; sites: DhatSite[] } | undefined;
-  const output = expandPid(settings.output, pid);
-  if (pids.includes(pid)) {
-    main = finish(rawReportPath(scratch, pid), output, perfMapPath(scratch, pid));
-    if (settings.flamegraph !== undefined) {
-      writeFlameGraph(expandPid(settings.flamegraph, pid), main.sites, `Allocated bytes: ${settings.command.display}`);
-    }
-    console.error(
-      summary(`profile of ${settings.command.display} (exit code ${code})`, main.data, main.sites, settings.top),
-    );
-    printWritten(output, settings.flamegraph === undefined ? undefined : expandPid(settings.flamegraph, pid));
-  } else {
-    ok = false;
-    console.error(
-      `mod-alloc: ${settings.command.display} (exit code ${code}) wrote no report: ${
-        missingReport(status, settings.followChildren)
-      }.`,
-    );
+/** The main process's report: DHAT file, flame graph, summary. */
+function writeMainReport(settings: ProfileSettings, scratch: string, pid: number, status: Deno.CommandStatus): void {
+  const title = `${settings.command.display} (exit code ${exitCodeOf(status)})`;
+  if (!rawReportPids(scratch).includes(pid)) {
+    console.error(`mod-alloc: ${title} wrote no report: ${missingReport(status)}.`);
+    return;
   }
-  const children = pids.filter((other) => other !== pid);
+  const output = expandPid(settings.output, pid);
+  const flamegraph = settings.flamegraph === undefined ? undefined : expandPid(settings.flamegraph, pid);
+  const { data, sites } = nameDhatFile(rawReportPath(scratch, pid), output, { perfMap: perfMapPath(scratch, pid) });
+  if (flamegraph !== undefined) writeFlameGraph(flamegraph, sites, `Allocated bytes: ${settings.command.display}`);
+  console.error(summary(`profile of ${title}`, data, sites, settings.top));
+  printWritten(output, flamegraph);
+}
+
+/** The children's reports (with --follow-children), one file each, listed. */
+function writeChildReports(settings: ProfileSettings, scratch: string, pid: number): void {
+  const children = rawReportPids(scratch).filter((other) => other !== pid);
   if (!settings.followChildren && settings.command.args[0] === "task" && /deno$/.test(settings.command.program)) {
     console.error("  deno task runs its commands as child processes: add --follow-children to profile them.");
   }
   if (children.length > 0) console.error(`  ${children.length} child processes:`);
   for (const child of children) {
     const path = childPath(settings.output, child);
-    const { data } = finish(rawReportPath(scratch, child), path, perfMapPath(scratch, child));
-    const totals = data.modAlloc;
-    console.error(`    pid ${child}: ${path} (${totals?.totalBlocks ?? "?"} allocations) ${data.cmd.slice(0, 80)}`);
+    const { data } = nameDhatFile(rawReportPath(scratch, child), path, { perfMap: perfMapPath(scratch, child) });
+    console.error(
+      `    pid ${child}: ${path} (${data.modAlloc?.totalBlocks ?? "?"} allocations) ${data.cmd.slice(0, 80)}`,
+    );
   }
-  return ok;
 }
 
 /** Runs the profile command; returns the exit code to use. */
@@ -157,7 +144,8 @@ export async function profileMain(settings: ProfileSettings): Promise<number> {
     const status = await child.status;
     stopForwarding();
     try {
-      writeReports(settings, scratch, child.pid, status);
+      writeMainReport(settings, scratch, child.pid, status);
+      writeChildReports(settings, scratch, child.pid);
     } catch (error) {
       if (!(error instanceof ModAllocError)) throw error;
       console.error(`mod-alloc: could not finish the report: ${error.message}`);
