@@ -53,6 +53,7 @@ Deno.test("Deno.exit(3) passes through, and so do script arguments and deno run 
       `--output=${dir}/out.json`,
       "--frames=8",
       "--allow-read",
+      "--conditions=production",
       "--no-js",
       `${TARGETS}exits.ts`,
       "a",
@@ -105,6 +106,25 @@ Deno.test("python3 runs under the profiler, through any launcher, with its exit 
     assert.ok(data.modAlloc!.totalBytes > 2000 * 4000, `${data.modAlloc!.totalBytes} bytes`);
     assert.match(data.cmd, /python3.* -c import sys/);
   });
+});
+
+Deno.test({
+  name: "node runs under the profiler with its exit code",
+  ignore: !hasCommand("node"),
+  async fn() {
+    await inTempDir(async (dir) => {
+      const result = await profile([
+        "-o",
+        `${dir}/node.json`,
+        "node",
+        "-e",
+        "const kept = Buffer.alloc(1 << 20); console.log(kept.length); process.exitCode = 5",
+      ]);
+      assert.equal(result.code, 5, result.stderr);
+      assert.equal(result.stdout, "1048576\n");
+      assert.ok(readDhat(`${dir}/node.json`).modAlloc!.totalBytes >= 1 << 20);
+    });
+  },
 });
 
 Deno.test("deno task and deno bench run under the profiler", async () => {

@@ -7,7 +7,7 @@ import { writeAdHocDhat } from "../mod.ts";
 import { refusalOf, targetKind, writeFileSafely } from "../api/safe_file.ts";
 import { ReportError } from "../api/errors.ts";
 import { LIBRARY_PATH, runDeno, supportScript } from "./support/child.ts";
-import { asNobody, canActAsNobody, inTempDir, readDhat } from "./support/profile_cli.ts";
+import { asNobody, canActAsNobody, inTempDir, profile, readDhat } from "./support/profile_cli.ts";
 
 const WORKLOAD = new URL("../zig-out/bin/test/dhat_workload", import.meta.url).pathname;
 
@@ -131,6 +131,9 @@ Deno.test({
       assert.ok(Deno.lstatSync(device).isCharDevice, "still a device after the library");
       writeAdHocDhat(device);
       assert.ok(Deno.lstatSync(device).isCharDevice, "still a device after writeAdHocDhat");
+      const result = await profile(["-o", device, "--no-js", "sh", "-c", "exit 0"]);
+      assert.equal(result.code, 0, result.stderr);
+      assert.ok(Deno.lstatSync(device).isCharDevice, "still a device after the profile command");
       assert.deepEqual([...Deno.readDirSync(dir)].map((entry) => entry.name), ["null"], "no staging file left");
     });
   },
