@@ -95,13 +95,24 @@ export function dhatFrameText(frame: Frame): string {
 }
 
 /**
+ * The perf map of the process a file describes: the one at `path` if
+ * given, else the one its command line asked V8 for; read under
+ * {@linkcode PerfMap.fromFile}'s checks, empty when there is none.
+ */
+function perfMapFor(data: DhatFile, path: string | undefined): PerfMap {
+  const chosen = path ?? perfMapPathOf(data.pid, data.cmd);
+  return chosen === undefined ? new PerfMap([]) : PerfMap.fromFile(chosen);
+}
+
+/**
  * Names the raw frames of a file written by the library, with the memory
- * map it embeds and the V8 perf map given, and drops the memory map.
- * Frames that are already names are left as they are.
+ * map it embeds and the V8 perf map given (default: the one its process
+ * asked for, see {@linkcode FinishDhatOptions.perfMap}), and drops the
+ * memory map. Frames that are already names are left as they are.
  */
 export function symbolizeDhat(
   data: DhatFile,
-  perfMap: PerfMap = new PerfMap([]),
+  perfMap: PerfMap = perfMapFor(data, undefined),
 ): { data: DhatFile; sites: DhatSite[] } {
   const maps = data.modAlloc?.maps;
   // A file without its memory map (already named, or not ours) is read as
@@ -198,9 +209,7 @@ export function nameDhatFile(
   options: FinishDhatOptions = {},
 ): { data: DhatFile; sites: DhatSite[] } {
   const raw = readDhatFile(rawPath);
-  const perfMapPath = options.perfMap ?? perfMapPathOf(raw.pid, raw.cmd);
-  const perfMap = perfMapPath === undefined ? new PerfMap([]) : PerfMap.fromFile(perfMapPath);
-  const named = symbolizeDhat(raw, perfMap);
+  const named = symbolizeDhat(raw, perfMapFor(raw, options.perfMap));
   writeFileSafely(path, JSON.stringify(named.data), "the DHAT file");
   return named;
 }
