@@ -24,12 +24,12 @@ export interface ReleaseAsset {
 export const RELEASE_ASSETS: Readonly<Record<string, ReleaseAsset>> = {
   "x86_64-linux-gnu": {
     file: "libmod_alloc-x86_64-linux-gnu.so",
-    sha256: "d85c5e7ba322f2858eaf07a9704c4a18f7c2f78f93c9871a2bb26a5ee3c2223f",
-    bytes: 115800,
+    sha256: "fd9ace486fec0efae30fe63e2bd2d4552e8ac38fb70f90b90e9eebc132f816a9",
+    bytes: 126120,
   },
   "aarch64-linux-gnu": {
     file: "libmod_alloc-aarch64-linux-gnu.so",
-    sha256: "fbbaf6e4d8102f8270467034320fdc4ef3c48dcedadad6b41cd6071bd7f1f4ca",
-    bytes: 110408,
+    sha256: "9b066ea1ee23559de1f0c37f362ba6f14584329ca0e90d23d286fa7ec898304c",
+    bytes: 120896,
   },
 };
