@@ -70,12 +70,17 @@ function writeAll(file: Deno.FsFile, bytes: Uint8Array): void {
   while (done < bytes.length) done += file.writeSync(bytes.subarray(done));
 }
 
-function stagingPath(path: string): string {
+/**
+ * A name beside `path` that no one can predict (`.<name>.<random>.<suffix>`
+ * in its directory), for a staging or scratch file that needs the same
+ * write permission as `path` itself.
+ */
+export function randomSibling(path: string, suffix: string): string {
   const slash = path.lastIndexOf("/");
   const directory = path.slice(0, slash + 1);
   const base = path.slice(slash + 1).slice(0, STAGING_BASE_MAX);
   const random = crypto.getRandomValues(new Uint32Array(2));
-  return `${directory}.${base}.${random[0].toString(16)}${random[1].toString(16)}.tmp`;
+  return `${directory}.${base}.${random[0].toString(16)}${random[1].toString(16)}.${suffix}`;
 }
 
 /**
@@ -111,7 +116,7 @@ export function writeFileSafely(path: string, data: string | Uint8Array, what = 
   }
   let staging = "";
   for (let attempt = 0; attempt < 4 && staging === ""; attempt++) {
-    const candidate = stagingPath(path);
+    const candidate = randomSibling(path, "tmp");
     try {
       using file = Deno.openSync(candidate, { write: true, createNew: true, mode: 0o600 });
       staging = candidate;
