@@ -107,7 +107,7 @@ function writeChildReports(settings: ProfileSettings, scratch: string, pid: numb
   if (!settings.followChildren && settings.command.args[0] === "task" && /deno$/.test(settings.command.program)) {
     console.error("  deno task runs its commands as child processes: add --follow-children to profile them.");
   }
-  if (children.length > 0) console.error(`  ${children.length} child processes:`);
+  if (children.length > 0) console.error(`  ${children.length} child process${children.length === 1 ? "" : "es"}:`);
   for (const child of children) {
     const path = childPath(settings.output, child);
     const { data } = nameDhatFile(rawReportPath(scratch, child), path, { perfMap: perfMapPath(scratch, child) });
