@@ -106,12 +106,21 @@ export function writeFileSafely(path: string, data: string | Uint8Array, what = 
   const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
   const fail = (why: string, cause?: unknown) => new ReportError(`Cannot write ${what} ${path}: ${why}.`, { cause });
   if (path === "") throw fail("the path is empty");
-  const kind = targetKind(path);
+  let kind: TargetKind;
+  try {
+    kind = targetKind(path);
+  } catch (error) {
+    throw fail(describe(error), error);
+  }
   const refusal = refusalOf(kind);
   if (refusal !== undefined) throw fail(refusal);
   if (kind === "device") {
-    using device = Deno.openSync(path, { write: true });
-    writeAll(device, bytes);
+    try {
+      using device = Deno.openSync(path, { write: true });
+      writeAll(device, bytes);
+    } catch (error) {
+      throw fail(describe(error), error);
+    }
     return;
   }
   let staging = "";
@@ -139,5 +148,6 @@ export function writeFileSafely(path: string, data: string | Uint8Array, what = 
 function describe(error: unknown): string {
   if (error instanceof Deno.errors.NotFound) return "its directory does not exist";
   if (error instanceof Deno.errors.PermissionDenied) return "permission denied";
+  if (error instanceof Deno.errors.NotCapable) return `${(error as Error).message} (grant --allow-write for it)`;
   return (error as Error).message;
 }

@@ -99,6 +99,11 @@ fn constructor() callconv(.c) void {
     // Test switch: a small ceiling for the hash table, to test a full one.
     const test_limit = options.envInteger("MOD_ALLOC_TEST_LARGE_TABLE_MAX", 1024, 1 << 26, 1 << 26);
     large_table.limitShardCapacity(test_limit);
+    // Our exec*/kill/raise forward to libc's: find them however we were
+    // loaded, so a call that reaches ours always has somewhere to go.
+    environment.init();
+    const signals_on = preloaded and options.envSwitch("MOD_ALLOC_SIGNALS");
+    exit_signals.init(if (signals_on) writeReportOnSignal else null);
     if (preloaded) {
         if (getenv("MOD_ALLOC_OUT")) |path| {
             if (path[0] != 0) {
@@ -106,8 +111,6 @@ fn constructor() callconv(.c) void {
                 env_out_pid = std.os.linux.getpid();
             }
         }
-        exit_signals.init(if (options.envSwitch("MOD_ALLOC_SIGNALS")) writeReportOnSignal else null);
-        environment.init();
         if (!options.envSwitch("MOD_ALLOC_FOLLOW_CHILDREN")) environment.removeOwnVariables();
     }
 }
