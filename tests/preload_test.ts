@@ -38,3 +38,34 @@ Deno.test("preload: a program that is not Deno runs unchanged", async () => {
   assert.deepEqual(preloaded.stdout, plain.stdout);
   assert.deepEqual(preloaded.stderr, plain.stderr);
 });
+
+Deno.test("preload: children neither inherit the library nor its variables, and leave no report of their own", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const output = await new Deno.Command("sh", {
+      args: ["-c", 'env | grep -E "^(LD_PRELOAD|MOD_ALLOC_[A-Z_]+)=" | cut -d= -f1 | sort | tr "\\n" " "; /bin/true'],
+      env: { LD_PRELOAD: LIBRARY_PATH, MOD_ALLOC_OUT: `${dir}/out-%p.json`, MOD_ALLOC_BACKTRACES: "1" },
+      stdout: "piped",
+    }).output();
+    assert.equal(output.code, 0);
+    assert.equal(new TextDecoder().decode(output.stdout).trim(), "", "no variable reached the children");
+    const files = [...Deno.readDirSync(dir)].map((entry) => entry.name);
+    assert.equal(files.length, 1, `one report, the shell's: ${files}`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("preload: MOD_ALLOC_FOLLOW_CHILDREN=1 profiles the children too, each into its own %p file", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const output = await new Deno.Command("sh", {
+      args: ["-c", "/bin/true; /bin/true; exit 0"],
+      env: { LD_PRELOAD: LIBRARY_PATH, MOD_ALLOC_OUT: `${dir}/out-%p.json`, MOD_ALLOC_FOLLOW_CHILDREN: "1" },
+    }).output();
+    assert.equal(output.code, 0);
+    assert.equal([...Deno.readDirSync(dir)].length, 3, "the shell and its two children");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
