@@ -69,6 +69,7 @@ pub fn withoutLibrary(value: []u8) usize {
         std.mem.copyForwards(u8, value[kept..][0..token.len], token);
         kept += token.len;
     }
+    std.debug.assert(kept <= value.len);
     return kept;
 }
 

@@ -110,6 +110,7 @@ pub fn open(final: [:0]const u8, target: *Target) i32 {
         const fd = linux.open(staging.ptr, flags, 0o600);
         if (linux.errno(fd) == .EXIST) continue;
         if (linux.errno(fd) != .SUCCESS) return errnoOf(fd);
+        std.debug.assert(!std.mem.eql(u8, staging, final));
         target.fd = @intCast(fd);
         target.staging_len = staging.len;
         target.in_place = false;
@@ -121,6 +122,8 @@ pub fn open(final: [:0]const u8, target: *Target) i32 {
 /// Closes the file and, when it was staged, renames it over `final`
 /// (`ok`) or removes it (not `ok`). 0 or a negative errno.
 pub fn finish(target: *Target, final: [:0]const u8, ok: bool) i32 {
+    std.debug.assert(target.fd >= 0);
+    std.debug.assert(target.in_place or target.staging_len > 0);
     const closed = linux.close(target.fd);
     if (target.in_place) return if (!ok) negative(.IO) else errnoOf(closed);
     const staging: [*:0]const u8 = target.staging[0..target.staging_len :0];

@@ -98,6 +98,12 @@ Deno.test("hostile or truncated input to report gets a ReportError naming what i
     const result = await profile(["report", `${dir}/big.json`]);
     assert.equal(result.code, 1);
     assert.match(result.stderr, /big\.json is 1073741824 bytes, more than the \d+ this reader takes/);
+    // A FIFO as input is refused, not read (reading it would wait forever).
+    assert.ok(new Deno.Command("mkfifo", { args: [`${dir}/fifo.json`] }).outputSync().success);
+    const fifo = await profile(["report", `${dir}/fifo.json`], { timeoutMs: 20_000 });
+    assert.equal(fifo.code, 1, fifo.stderr);
+    assert.match(fifo.stderr, /fifo\.json is not a regular file/);
+    Deno.removeSync(`${dir}/fifo.json`);
     const missing = await profile(["report", `${dir}/none.json`]);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /none\.json does not exist/);
