@@ -21,8 +21,11 @@ import { ReportError } from "./errors.ts";
 /** What is at a path, as far as writing to it goes. */
 export type TargetKind = "missing" | "regular" | "device" | "directory" | "special";
 
-/** Bytes of the target's name kept in the staging name (NAME_MAX is 255). */
-const STAGING_BASE_MAX = 200;
+/**
+ * Characters of the target's name kept in a staging name: at most 4 bytes
+ * each in UTF-8, plus the random part, stays under NAME_MAX (255 bytes).
+ */
+const STAGING_BASE_MAX = 50;
 
 function kindOf(info: Deno.FileInfo): TargetKind {
   if (info.isFile) return "regular";
