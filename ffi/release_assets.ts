@@ -24,12 +24,12 @@ export interface ReleaseAsset {
 export const RELEASE_ASSETS: Readonly<Record<string, ReleaseAsset>> = {
   "x86_64-linux-gnu": {
     file: "libmod_alloc-x86_64-linux-gnu.so",
-    sha256: "fd9ace486fec0efae30fe63e2bd2d4552e8ac38fb70f90b90e9eebc132f816a9",
-    bytes: 126120,
+    sha256: "44db1c3bec4df2f93fedadbb5f2c474f6100a8a299b214551d731e0d19fd540e",
+    bytes: 126168,
   },
   "aarch64-linux-gnu": {
     file: "libmod_alloc-aarch64-linux-gnu.so",
-    sha256: "9b066ea1ee23559de1f0c37f362ba6f14584329ca0e90d23d286fa7ec898304c",
-    bytes: 120896,
+    sha256: "b6101061c7dd58391e3e7f7517303d9d654a32742e087abc17a8025fd1bb4b7e",
+    bytes: 120944,
   },
 };
