@@ -207,3 +207,24 @@ test "withoutLibrary drops our entries and keeps the others in order" {
     var only = "/b/libmod_alloc.so".*;
     try std.testing.expectEqual(@as(usize, 0), withoutLibrary(&only));
 }
+
+test "an exec by the same process gets the removed variables back, the program's own copies dropped" {
+    const saved = .{ removed, removed_count, removed_pid, preload_copied };
+    defer removed, removed_count, removed_pid, preload_copied = saved;
+    removed = @splat(null);
+    removed[0] = "MOD_ALLOC_OUT=/tmp/out.json";
+    removed_count = 1;
+    savePreload("LD_PRELOAD=/x/libmod_alloc.so");
+    removed_pid = linux.getpid();
+    const envp = [_:null]?[*:0]const u8{ "HOME=/root", "LD_PRELOAD=/y/other.so", "MOD_ALLOC_OUT=mine" };
+    var bytes: usize = 0;
+    const augmented = withOwnVariables(&envp, &bytes) orelse return error.TestUnexpectedResult;
+    defer pages.unmap(@ptrCast(@constCast(augmented)), bytes);
+    try std.testing.expectEqualStrings("HOME=/root", std.mem.span(augmented[0].?));
+    try std.testing.expectEqualStrings("MOD_ALLOC_OUT=/tmp/out.json", std.mem.span(augmented[1].?));
+    try std.testing.expectEqualStrings("LD_PRELOAD=/x/libmod_alloc.so", std.mem.span(augmented[2].?));
+    try std.testing.expect(augmented[3] == null);
+    // Another process (a forked child) gets nothing back.
+    removed_pid = linux.getpid() + 1;
+    try std.testing.expect(withOwnVariables(&envp, &bytes) == null);
+}
