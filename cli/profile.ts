@@ -13,7 +13,7 @@ import { type ChildCommand, childCommand } from "./child_command.ts";
 import { childEnvironment, perfMapPath, rawReportPath, rawReportPids } from "./child_environment.ts";
 import { type OptionSpec, parseOptions, UsageError } from "./options.ts";
 import { checkReportOutputs, childPath, expandPid } from "./paths.ts";
-import { exitCodeOf, forwardSignals } from "./signals.ts";
+import { forwardSignals, type ProgramExit, waitForExit } from "./signals.ts";
 import { printWritten, summary, writeFlameGraph } from "./summary.ts";
 import { FLAMEGRAPH_OPTION, HELP_OPTION, outputOption, TOP_OPTION } from "./shared_options.ts";
 
@@ -81,16 +81,16 @@ export function parseProfileArgs(args: string[]): ProfileSettings | "help" | "ve
 }
 
 /** Why there is no report, in words, when the program left none. */
-function missingReport(status: Deno.CommandStatus): string {
-  if (status.signal !== null) return `it was killed by ${status.signal} before it could write one`;
+function missingReport(exit: ProgramExit): string {
+  if (exit.signal !== null) return `it was killed by ${exit.signal} before it could write one`;
   return "it was not a dynamically linked glibc program, or it ended without running exit handlers (Go programs do)";
 }
 
 /** The main process's report: DHAT file, flame graph, summary. */
-function writeMainReport(settings: ProfileSettings, scratch: string, pid: number, status: Deno.CommandStatus): void {
-  const title = `${settings.command.display} (exit code ${exitCodeOf(status)})`;
+function writeMainReport(settings: ProfileSettings, scratch: string, pid: number, exit: ProgramExit): void {
+  const title = `${settings.command.display} (exit code ${exit.code})`;
   if (!rawReportPids(scratch).includes(pid)) {
-    console.error(`mod-alloc: ${title} wrote no report: ${missingReport(status)}.`);
+    console.error(`mod-alloc: ${title} wrote no report: ${missingReport(exit)}.`);
     return;
   }
   const output = expandPid(settings.output, pid);
@@ -141,16 +141,15 @@ export async function profileMain(settings: ProfileSettings): Promise<number> {
       return 127;
     }
     const stopForwarding = forwardSignals(child);
-    const status = await child.status;
-    stopForwarding();
+    const exit = await waitForExit(child).finally(stopForwarding);
     try {
-      writeMainReport(settings, scratch, child.pid, status);
+      writeMainReport(settings, scratch, child.pid, exit);
       writeChildReports(settings, scratch, child.pid);
     } catch (error) {
       if (!(error instanceof ModAllocError)) throw error;
       console.error(`mod-alloc: could not finish the report: ${error.message}`);
     }
-    return exitCodeOf(status);
+    return exit.code;
   } finally {
     Deno.removeSync(scratch, { recursive: true });
   }

@@ -56,6 +56,28 @@ export function exitCodeOf(status: Deno.CommandStatus): number {
   return 128 + number;
 }
 
+/** How the profiled program ended: the shell's exit code, and the signal that killed it, if one did. */
+export interface ProgramExit {
+  code: number;
+  signal: string | null;
+}
+
+/**
+ * Waits for `child` to end. Deno names only the classic signals: for a
+ * child killed by a real-time one (SIGRTMIN+n, 34-64) its status promise
+ * rejects with "Invalid signal: N"; the exit code is still 128+N.
+ */
+export async function waitForExit(child: Deno.ChildProcess): Promise<ProgramExit> {
+  try {
+    const status = await child.status;
+    return { code: exitCodeOf(status), signal: status.signal };
+  } catch (error) {
+    const number = error instanceof TypeError ? /^Invalid signal: (\d+)$/.exec(error.message)?.[1] : undefined;
+    if (number === undefined) throw error;
+    return { code: 128 + Number(number), signal: `signal ${number}` };
+  }
+}
+
 /** The signals passed on to the profiled program. */
 export const FORWARDED: readonly Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"];
 
