@@ -146,8 +146,9 @@ export async function profileMain(settings: ProfileSettings): Promise<number> {
       writeMainReport(settings, scratch, child.pid, exit);
       writeChildReports(settings, scratch, child.pid);
     } catch (error) {
-      if (!(error instanceof ModAllocError)) throw error;
-      console.error(`mod-alloc: could not finish the report: ${error.message}`);
+      // Whatever went wrong with the report, the program's exit code passes through.
+      const message = error instanceof ModAllocError ? error.message : String(error);
+      console.error(`mod-alloc: could not finish the report: ${message}`);
     }
     return exit.code;
   } finally {
