@@ -7,7 +7,7 @@
  */
 
 import type { DhatFile } from "./dhat.ts";
-import { ReportError } from "./errors.ts";
+import { ReportError } from "../types/errors.ts";
 
 /**
  * Files above this are refused before they are read: a DHAT file is read

@@ -16,7 +16,7 @@
  * @module
  */
 
-import { ReportError } from "./errors.ts";
+import { ReportError } from "../types/errors.ts";
 
 /** What is at a path, as far as writing to it goes. */
 export type TargetKind = "missing" | "regular" | "device" | "directory" | "special";

@@ -7,7 +7,7 @@
  */
 
 import denoJson from "../deno.json" with { type: "json" };
-import { ModAllocError } from "../api/errors.ts";
+import { ModAllocError } from "../types/errors.ts";
 import { optionsHelp, UsageError } from "./options.ts";
 import { parseProfileArgs, PROFILE_OPTIONS, profileMain } from "./profile.ts";
 import { parseReportArgs, REPORT_OPTIONS, reportMain } from "./report_command.ts";

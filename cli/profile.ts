@@ -8,7 +8,7 @@
  */
 
 import { nameDhatFile } from "../api/dhat.ts";
-import { ModAllocError } from "../api/errors.ts";
+import { ModAllocError } from "../types/errors.ts";
 import { type ChildCommand, childCommand } from "./child_command.ts";
 import { childEnvironment, perfMapPath, rawReportPath, rawReportPids } from "./child_environment.ts";
 import { type OptionSpec, parseOptions, UsageError } from "./options.ts";

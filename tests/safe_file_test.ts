@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { writeAdHocDhat } from "../mod.ts";
 import { refusalOf, targetKind, writeFileSafely } from "../api/safe_file.ts";
-import { ReportError } from "../api/errors.ts";
+import { ReportError } from "../types/errors.ts";
 import { LIBRARY_PATH, runDeno, supportScript } from "./support/child.ts";
 import { asNobody, canActAsNobody, inTempDir, profile, readDhat } from "./support/profile_cli.ts";
 

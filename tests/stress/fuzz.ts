@@ -5,7 +5,7 @@
 import { parseProfileArgs } from "../../cli/profile.ts";
 import { UsageError } from "../../cli/options.ts";
 import { checkDhatFile } from "../../api/dhat_input.ts";
-import { ReportError } from "../../api/errors.ts";
+import { ReportError } from "../../types/errors.ts";
 import { MINIMAL_DHAT } from "../support/dhat_sample.ts";
 import { parseLineTables } from "../../symbols/dwarf_line.ts";
 import { ElfFile } from "../../symbols/elf.ts";
