@@ -311,9 +311,13 @@ export class ModAlloc {
    * `dh_view.html` loads: every call site with its totals, lifetimes, and
    * bytes at the global peak and now, frames named as in
    * {@linkcode ModAlloc.callSites}. Without call sites, one program point
-   * holds everything. The file appears whole or not at all.
+   * holds everything. The file appears whole or not at all, mode 0600 (it
+   * holds the command line and memory map), never through a symlink
+   * planted under a staging name; a device is written in place, a
+   * directory or FIFO is refused.
    *
-   * Permissions: `--allow-write` for `path`, `--allow-read` to name frames.
+   * Permissions: `--allow-write` for `path`'s directory, `--allow-read` to
+   * name frames.
    *
    * @param path Where to write: a path or a `file:` URL.
    * @throws {ReportError} When the path cannot be written; the message says why.
