@@ -8,7 +8,8 @@
  * @module
  */
 
-import { libraryCandidates } from "../ffi/library.ts";
+import { resolveLibrary } from "../ffi/library.ts";
+import { ModAllocError } from "../types/errors.ts";
 import { UsageError } from "./options.ts";
 
 /** What the environment is made from. */
@@ -39,15 +40,21 @@ export function rawReportPids(scratch: string): number[] {
   return pids.sort((a, b) => a - b);
 }
 
-function libraryPath(): string {
-  for (const { path } of libraryCandidates()) {
-    try {
-      if (Deno.statSync(path).isFile) return path;
-    } catch {
-      // next candidate
-    }
+/**
+ * The library to preload: a local one (`MOD_ALLOC_LIB`, a build next to the
+ * module, the verified cache), else the release's prebuilt library,
+ * downloaded, checked against its pinned SHA-256 and cached.
+ *
+ * @returns Its path.
+ * @throws {UsageError} when none can be had; the message says why and what to do.
+ */
+export async function libraryPath(): Promise<string> {
+  try {
+    return (await resolveLibrary()).path;
+  } catch (error) {
+    if (error instanceof ModAllocError) throw new UsageError(error.message);
+    throw error;
   }
-  throw new UsageError("libmod_alloc.so is not built: run `bash tools/dev.sh build` first.");
 }
 
 /**
@@ -66,8 +73,8 @@ function preloadEntry(library: string, scratch: string): string {
 }
 
 /** The variables set for the program (the rest of the environment is inherited). */
-export function childEnvironment(settings: ChildSettings, scratch: string): Record<string, string> {
-  const preload = [preloadEntry(libraryPath(), scratch), Deno.env.get("LD_PRELOAD")].filter((entry) => entry);
+export function childEnvironment(settings: ChildSettings, scratch: string, library: string): Record<string, string> {
+  const preload = [preloadEntry(library, scratch), Deno.env.get("LD_PRELOAD")].filter((entry) => entry);
   const env: Record<string, string> = {
     LD_PRELOAD: preload.join(":"),
     MOD_ALLOC_BACKTRACES: "1",

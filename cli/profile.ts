@@ -10,7 +10,7 @@
 import { nameDhatFile } from "../api/dhat.ts";
 import { ModAllocError } from "../types/errors.ts";
 import { type ChildCommand, childCommand } from "./child_command.ts";
-import { childEnvironment, perfMapPath, rawReportPath, rawReportPids } from "./child_environment.ts";
+import { childEnvironment, libraryPath, perfMapPath, rawReportPath, rawReportPids } from "./child_environment.ts";
 import { type OptionSpec, parseOptions, UsageError } from "./options.ts";
 import { checkReportOutputs, childPath, expandPid } from "./paths.ts";
 import { forwardSignals, type ProgramExit, waitForExit } from "./signals.ts";
@@ -123,9 +123,10 @@ export async function profileMain(settings: ProfileSettings): Promise<number> {
   const inputs = script === undefined ? [] : [{ path: script, what: "script" }];
   const [output, flamegraph] = checkReportOutputs(settings.output, settings.flamegraph, inputs);
   settings = { ...settings, output, flamegraph };
+  const library = await libraryPath();
   const scratch = Deno.makeTempDirSync({ prefix: "mod-alloc-profile-" });
   try {
-    const env = childEnvironment(settings, scratch);
+    const env = childEnvironment(settings, scratch, library);
     let child: Deno.ChildProcess;
     try {
       child = new Deno.Command(settings.command.program, {

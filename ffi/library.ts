@@ -55,11 +55,12 @@ function isFile(path: string): boolean {
   }
 }
 
+/** The library's file name: a build's, or a release asset's (`libmod_alloc-x86_64-linux-gnu.so`). */
+const LIBRARY_NAME = /(?:^|\/)libmod_alloc(?:-[a-z0-9_]+)*\.so$/;
+
 function preloadedCopy(): string | undefined {
   // ld.so splits LD_PRELOAD on colons and spaces.
-  return (readEnvVar("LD_PRELOAD").value ?? "").split(/[:\s]+/).find((entry) =>
-    entry.endsWith(`/${LIBRARY_FILE}`) || entry === LIBRARY_FILE
-  );
+  return (readEnvVar("LD_PRELOAD").value ?? "").split(/[:\s]+/).find((entry) => LIBRARY_NAME.test(entry));
 }
 
 /**
@@ -71,7 +72,8 @@ function mappedCopy(): string | undefined {
   const maps = "/proc/self/maps";
   if (Deno.permissions.querySync({ name: "read", path: maps }).state !== "granted") return undefined;
   try {
-    return /\s(\/\S.*\/libmod_alloc\.so)$/m.exec(Deno.readTextFileSync(maps))?.[1];
+    return Deno.readTextFileSync(maps).split("\n").map((line) => /\s(\/\S.*)$/.exec(line)?.[1])
+      .find((path) => path !== undefined && LIBRARY_NAME.test(path));
   } catch {
     return undefined;
   }

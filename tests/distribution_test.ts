@@ -250,6 +250,40 @@ Deno.test({
         assert.equal(exists(cachedFile(cacheDir)), false);
       });
 
+      await t.step("the profile command imported by URL downloads the library and profiles a script", async () => {
+        const release = serveRelease(asset);
+        const cacheDir = `${scratch}/cache-cli`;
+        const script = `${scratch}/script.ts`;
+        await Deno.writeTextFile(script, "const kept = new Uint8Array(1 << 20);\nconsole.log('ran', kept.length);\n");
+        try {
+          const output = await new Deno.Command(Deno.execPath(), {
+            args: ["run", "-A", "--no-lock", `${registry.url}/cli.ts`, "-o", `${scratch}/cli.json`, script],
+            env: {
+              NO_COLOR: "1",
+              PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
+              HOME: denoDir,
+              DENO_DIR: denoDir,
+              MOD_ALLOC_CACHE_DIR: cacheDir,
+              MOD_ALLOC_RELEASE_URL: release.url,
+            },
+            clearEnv: true,
+            stdout: "piped",
+            stderr: "piped",
+          }).output();
+          const stdout = new TextDecoder().decode(output.stdout);
+          const stderr = new TextDecoder().decode(output.stderr);
+          assert.equal(output.code, 0, stdout + stderr);
+          assert.match(stdout, /ran 1048576/);
+          assert.match(stderr, /mod-alloc: downloading libmod_alloc-/);
+          assert.match(stderr, /profile of/);
+          assert.equal(sha256Hex(await Deno.readFile(cachedFile(cacheDir))), RELEASE_ASSETS[TARGET].sha256);
+          const report = JSON.parse(await Deno.readTextFile(`${scratch}/cli.json`));
+          assert.ok(report.modAlloc.totalBytes >= 1 << 20, JSON.stringify(report.modAlloc));
+        } finally {
+          await release.close();
+        }
+      });
+
       await t.step("without --allow-ffi the message names the flag", async () => {
         const { outcome } = await runRegistryChild(registry, ["--allow-env", `--allow-read=${ROOT}`], {
           DENO_DIR: denoDir,
