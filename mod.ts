@@ -51,6 +51,12 @@ export {
   type LeakCheckOptions,
 } from "./api/budget.ts";
 export {
+  type AllocationSnapshot,
+  AllocationSnapshotError,
+  type AllocationSnapshotOptions,
+  assertAllocationSnapshot,
+} from "./api/alloc_snapshot.ts";
+export {
   type AllocationsPerOp,
   type BenchAllocationResult,
   benchAllocationResults,

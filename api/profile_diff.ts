@@ -7,7 +7,8 @@
  */
 
 import type { DhatFile, DhatSite } from "./dhat.ts";
-import { OptionError } from "./errors.ts";
+import { OptionError } from "../types/errors.ts";
+import { formatBytes } from "./report.ts";
 
 /** What one group allocated in one profile. */
 export interface DiffSide {
@@ -138,4 +139,37 @@ export function growthBreaches(diff: ProfileDiff, limit: GrowthLimit): string[] 
     }
   }
   return breaches;
+}
+
+function signed(value: number, format: (value: number) => string): string {
+  if (value === 0) return "0";
+  return value > 0 ? `+${format(value)}` : `-${format(-value)}`;
+}
+
+/**
+ * The comparison as text: totals, then the `top` groups that changed most.
+ *
+ * @param diff A comparison from {@linkcode diffProfiles}.
+ * @param top How many groups to list (default 10).
+ * @returns Lines for a terminal.
+ */
+export function formatProfileDiff(diff: ProfileDiff, top = 10): string {
+  const change = (before: number, after: number) => {
+    const percent = before === 0 ? "" : ` (${signed(Math.round((after - before) / before * 1000) / 10, String)}%)`;
+    return `${formatBytes(before)} → ${formatBytes(after)}, ${signed(after - before, formatBytes)}${percent}`;
+  };
+  const lines = [
+    `  total bytes  ${change(diff.base.totalBytes, diff.next.totalBytes)}`,
+    `  peak bytes   ${change(diff.base.peakBytes, diff.next.peakBytes)}`,
+    `  allocations  ${diff.base.allocCount} → ${diff.next.allocCount}, ${
+      signed(diff.next.allocCount - diff.base.allocCount, String)
+    }`,
+    `  top ${Math.min(top, diff.rows.length)} changes by bytes allocated:`,
+  ];
+  for (const row of diff.rows.slice(0, top)) {
+    const bytes = signed(row.next.totalBytes - row.base.totalBytes, formatBytes).padStart(12);
+    const blocks = signed(row.next.allocCount - row.base.allocCount, String).padStart(8);
+    lines.push(`    ${bytes} ${blocks} allocs  ${row.label}`);
+  }
+  return lines.join("\n");
 }
