@@ -164,9 +164,17 @@ export function formatProfileDiff(diff: ProfileDiff, top = 10): string {
     `  allocations  ${diff.base.allocCount} → ${diff.next.allocCount}, ${
       signed(diff.next.allocCount - diff.base.allocCount, String)
     }`,
-    `  top ${Math.min(top, diff.rows.length)} changes by bytes allocated:`,
   ];
-  for (const row of diff.rows.slice(0, top)) {
+  const changed = diff.rows.filter((row) =>
+    row.base.totalBytes !== row.next.totalBytes || row.base.allocCount !== row.next.allocCount ||
+    row.base.atPeakBytes !== row.next.atPeakBytes || row.base.endBytes !== row.next.endBytes
+  );
+  lines.push(
+    changed.length === 0
+      ? "  no site changed"
+      : `  top ${Math.min(top, changed.length)} of ${changed.length} changed sites by bytes allocated:`,
+  );
+  for (const row of changed.slice(0, top)) {
     const bytes = signed(row.next.totalBytes - row.base.totalBytes, formatBytes).padStart(12);
     const blocks = signed(row.next.allocCount - row.base.allocCount, String).padStart(8);
     lines.push(`    ${bytes} ${blocks} allocs  ${row.label}`);

@@ -68,25 +68,31 @@ function checkedOutput({ path, what }: NamedPath): string {
 
 /**
  * Checks the report outputs (the DHAT file, and the flame graph with its
- * `.folded` file when asked for) against each other and `inputs`.
+ * `.folded` file when asked for, then `more`) against each other and `inputs`.
+ * With `noDhatFile`, `output` is not written and not checked (returned as "").
  *
- * @returns The DHAT file and the flame graph, absolute.
+ * @returns The DHAT file and the flame graph, absolute, then each of `more`.
  * @throws {UsageError} Saying which path is wrong and why.
  */
 export function checkReportOutputs(
   output: string,
   flamegraph: string | undefined,
   inputs: NamedPath[],
-): [string, string | undefined] {
-  const outputs = [{ path: output, what: "output file" }];
+  more: NamedPath[] = [],
+  noDhatFile = false,
+): [string, string | undefined, ...string[]] {
+  const outputs = noDhatFile ? [] : [{ path: output, what: "output file" }];
   if (flamegraph !== undefined) {
     outputs.push({ path: flamegraph, what: "flame graph" }, {
       path: `${flamegraph}.folded`,
       what: "collapsed stacks file",
     });
   }
-  const [outputAbsolute, flamegraphAbsolute] = checkOutputs(outputs, inputs);
-  return [outputAbsolute, flamegraphAbsolute];
+  const checked = checkOutputs([...outputs, ...more], inputs);
+  const dhat = noDhatFile ? "" : checked.shift()!;
+  const graph = flamegraph === undefined ? undefined : checked.shift();
+  if (flamegraph !== undefined) checked.shift(); // the .folded file
+  return [dhat, graph, ...checked];
 }
 
 /**

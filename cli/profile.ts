@@ -16,6 +16,7 @@ import { checkReportOutputs, childPath, expandPid } from "./paths.ts";
 import { forwardSignals, type ProgramExit, waitForExit } from "./signals.ts";
 import { printWritten, summary, writeFlameGraph } from "./summary.ts";
 import { FLAMEGRAPH_OPTION, HELP_OPTION, outputOption, TOP_OPTION } from "./shared_options.ts";
+import { FORMAT_OPTIONS, type FormatOutputs, formatPaths, withCheckedPaths, writeFormats } from "./formats.ts";
 
 /** The profile command's options, in the order `--help` lists them. */
 export const PROFILE_OPTIONS: readonly OptionSpec[] = [
@@ -40,6 +41,7 @@ export const PROFILE_OPTIONS: readonly OptionSpec[] = [
   },
   TOP_OPTION,
   FLAMEGRAPH_OPTION,
+  ...FORMAT_OPTIONS,
   {
     names: ["--no-js"],
     key: "js",
@@ -60,7 +62,7 @@ export const PROFILE_OPTIONS: readonly OptionSpec[] = [
 const DEFAULTS = { output: "dhat-heap.json", frames: 24, buckets: 1 << 16, top: 10, js: true, followChildren: false };
 
 /** Settings of one profile run. */
-export interface ProfileSettings {
+export interface ProfileSettings extends FormatOutputs {
   output: string;
   frames: number;
   buckets: number;
@@ -99,6 +101,14 @@ function writeMainReport(settings: ProfileSettings, scratch: string, pid: number
   if (flamegraph !== undefined) writeFlameGraph(flamegraph, sites, `Allocated bytes: ${settings.command.display}`);
   console.error(summary(`profile of ${title}`, data, sites, settings.top));
   printWritten(output, flamegraph);
+  writeFormats(
+    {
+      pprof: settings.pprof && expandPid(settings.pprof, pid),
+      heapprofile: settings.heapprofile && expandPid(settings.heapprofile, pid),
+    },
+    data,
+    sites,
+  );
 }
 
 /** The children's reports (with --follow-children), one file each, listed. */
@@ -121,8 +131,13 @@ function writeChildReports(settings: ProfileSettings, scratch: string, pid: numb
 export async function profileMain(settings: ProfileSettings): Promise<number> {
   const script = settings.command.script;
   const inputs = script === undefined ? [] : [{ path: script, what: "script" }];
-  const [output, flamegraph] = checkReportOutputs(settings.output, settings.flamegraph, inputs);
-  settings = { ...settings, output, flamegraph };
+  const [output, flamegraph, ...formats] = checkReportOutputs(
+    settings.output,
+    settings.flamegraph,
+    inputs,
+    formatPaths(settings),
+  );
+  settings = { ...settings, output, flamegraph, ...withCheckedPaths(settings, formats) };
   const library = await libraryPath();
   const scratch = Deno.makeTempDirSync({ prefix: "mod-alloc-profile-" });
   try {

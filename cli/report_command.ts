@@ -6,7 +6,11 @@
  * @module
  */
 
-import { nameDhatFile } from "../api/dhat.ts";
+import { nameDhatFile, symbolizeDhat } from "../api/dhat.ts";
+import { readDhatFile } from "../api/dhat_input.ts";
+import { diffProfiles, formatProfileDiff, growthBreaches, parseGrowthLimit } from "../api/profile_diff.ts";
+import { OptionError } from "../types/errors.ts";
+import { FORMAT_OPTIONS, type FormatOutputs, formatPaths, withCheckedPaths, writeFormats } from "./formats.ts";
 import { type OptionSpec, parseOptions, UsageError } from "./options.ts";
 import { checkReportOutputs } from "./paths.ts";
 import { printWritten, summary, writeFlameGraph } from "./summary.ts";
@@ -23,14 +27,32 @@ export const REPORT_OPTIONS: readonly OptionSpec[] = [
     placeholder: "file",
     help: "V8's perf map of the process (default: the one its command line asked for, if any)",
   },
+  ...FORMAT_OPTIONS,
+  {
+    names: ["--diff"],
+    key: "diff",
+    kind: "string",
+    placeholder: "base.json",
+    help: "compare with an earlier profile (a DHAT file): totals and the sites that changed most",
+  },
+  {
+    names: ["--fail-on-growth"],
+    key: "failOnGrowth",
+    kind: "string",
+    placeholder: "limit",
+    help: "with --diff: exit 1 when total or peak bytes grew by more than <limit> (bytes, 64KiB, 5%)",
+  },
   TOP_OPTION,
   HELP_OPTION,
 ];
 
 /** Settings of the report command. */
-export interface ReportSettings {
+export interface ReportSettings extends FormatOutputs {
   input: string;
-  output: string;
+  /** The DHAT file to write; absent with --diff and no -o (nothing is rewritten). */
+  output?: string;
+  diff?: string;
+  failOnGrowth?: string;
   flamegraph?: string;
   perfMap?: string;
   top: number;
@@ -44,16 +66,50 @@ export function parseReportArgs(args: string[]): ReportSettings {
   if (parsed.unknown.length > 0) throw new UsageError(`unknown option ${parsed.unknown[0]}.`);
   const rest = args.slice(parsed.rest);
   if (rest.length !== 1) throw new UsageError(`report takes one file; got ${rest.length}.`);
-  return { output: "dhat-heap.json", top: 10, ...parsed.values, input: rest[0] } as ReportSettings;
+  const values = parsed.values as Partial<ReportSettings>;
+  if (values.failOnGrowth !== undefined) {
+    if (values.diff === undefined) throw new UsageError("--fail-on-growth needs --diff <base.json>.");
+    try {
+      parseGrowthLimit(values.failOnGrowth);
+    } catch (error) {
+      if (error instanceof OptionError) throw new UsageError(error.message);
+      throw error;
+    }
+  }
+  const output = values.diff === undefined ? "dhat-heap.json" : undefined;
+  return { output, top: 10, ...values, input: rest[0] } as ReportSettings;
+}
+
+/** `report --diff base new`: the comparison, and the verdict against --fail-on-growth. */
+function diffMain(settings: ReportSettings & { diff: string }, next: ReturnType<typeof symbolizeDhat>): number {
+  const base = symbolizeDhat(readDhatFile(settings.diff));
+  const diff = diffProfiles(base, next);
+  console.error(`mod-alloc: ${settings.input} against ${settings.diff}`);
+  console.error(formatProfileDiff(diff, settings.top));
+  if (settings.failOnGrowth === undefined) return 0;
+  const breaches = growthBreaches(diff, parseGrowthLimit(settings.failOnGrowth));
+  for (const breach of breaches) console.error(`  FAIL: ${breach}`);
+  return breaches.length === 0 ? 0 : 1;
 }
 
 /** Runs the report command; throws `ReportError` for a file it cannot read. */
 export function reportMain(settings: ReportSettings): number {
   // The input may be rewritten in place (named again), not used twice as output.
-  const [output, flamegraph] = checkReportOutputs(settings.output, settings.flamegraph, []);
-  const { data, sites } = nameDhatFile(settings.input, output, { perfMap: settings.perfMap });
-  const title = `report of ${data.cmd.slice(0, 120)} (pid ${data.pid})`;
+  const [output, flamegraph, ...formats] = checkReportOutputs(
+    settings.output ?? "",
+    settings.flamegraph,
+    [],
+    formatPaths(settings),
+    settings.output === undefined,
+  );
+  const named = settings.output === undefined
+    ? symbolizeDhat(readDhatFile(settings.input))
+    : nameDhatFile(settings.input, output, { perfMap: settings.perfMap });
+  const { data, sites } = named;
   if (flamegraph !== undefined) writeFlameGraph(flamegraph, sites, `Allocated bytes: ${data.cmd.slice(0, 120)}`);
+  writeFormats(withCheckedPaths(settings, formats), data, sites);
+  if (settings.diff !== undefined) return diffMain({ ...settings, diff: settings.diff }, named);
+  const title = `report of ${data.cmd.slice(0, 120)} (pid ${data.pid})`;
   console.error(summary(title, data, sites, settings.top));
   printWritten(output, flamegraph);
   return 0;

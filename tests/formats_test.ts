@@ -154,3 +154,98 @@ Deno.test("the diff of two profiles names the grown site and fails CI above the 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+const CLI = new URL("../cli.ts", import.meta.url).pathname;
+
+async function cli(args: string[]): Promise<{ code: number; stderr: string; stdout: string }> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--no-lock", CLI, ...args],
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decoder = new TextDecoder();
+  return { code: output.code, stdout: decoder.decode(output.stdout), stderr: decoder.decode(output.stderr) };
+}
+
+async function rawWorkloadFile(dir: string, shortLived: number): Promise<string> {
+  const raw = `${dir}/raw-${shortLived}.json`;
+  const output = await new Deno.Command(WORKLOAD, {
+    args: [String(shortLived)],
+    env: { LD_PRELOAD: LIBRARY_PATH, MOD_ALLOC_OUT: raw, MOD_ALLOC_BACKTRACES: "1" },
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
+  return raw;
+}
+
+Deno.test("report --diff lists the grown site and --fail-on-growth sets the exit code for CI", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "mod-alloc-diff-cli-" });
+  try {
+    const base = await rawWorkloadFile(dir, 100);
+    const next = await rawWorkloadFile(dir, 200);
+    const listed = await cli(["report", "--diff", base, next]);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.match(listed.stderr, /total bytes\s+115\.2 KiB → 121\.4 KiB, \+6\.3 KiB \(\+5\.4%\)/);
+    assert.match(listed.stderr, /\+6\.3 KiB\s+\+100 allocs\s+short_lived/);
+    assert.equal(await Array.fromAsync(Deno.readDir(dir)).then((entries) => entries.length), 2, "nothing else written");
+    const failed = await cli(["report", "--diff", base, "--fail-on-growth", "5%", next]);
+    assert.equal(failed.code, 1, failed.stderr);
+    assert.match(failed.stderr, /FAIL: total bytes grew from 117956 to 124356/);
+    const passed = await cli(["report", "--diff", base, "--fail-on-growth=10KiB", next]);
+    assert.equal(passed.code, 0, passed.stderr);
+    const unchanged = await cli(["report", "--diff", base, "--fail-on-growth", "0", base]);
+    assert.equal(unchanged.code, 0, unchanged.stderr);
+    const bad = await cli(["report", "--diff", base, "--fail-on-growth", "lots", next]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /expected a byte count/);
+    const alone = await cli(["report", "--fail-on-growth", "5%", next]);
+    assert.equal(alone.code, 2);
+    assert.match(alone.stderr, /--fail-on-growth needs --diff/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test({
+  name: "profile --pprof and --heapprofile write files their tools read, for a Deno script",
+  ignore: !hasCommand("go"),
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "mod-alloc-formats-cli-" });
+    try {
+      const run = await cli([
+        "-o",
+        `${dir}/out.json`,
+        "--pprof",
+        `${dir}/out.pb.gz`,
+        "--heapprofile",
+        `${dir}/out.heapprofile`,
+        supportScript("heap_profile_child.ts"),
+      ]);
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stderr, /pprof: .*out\.pb\.gz/);
+      const top = await goPprof(["-top", "-sample_index=alloc_space", `${dir}/out.pb.gz`]);
+      assert.match(top, /JS modAllocHeapProfileMaker/);
+      const profile = JSON.parse(await Deno.readTextFile(`${dir}/out.heapprofile`));
+      let found = false;
+      walk(profile.head, (node) => found ||= node.callFrame.functionName === "modAllocHeapProfileMaker");
+      assert.ok(found, "the heap profile has a node for the JS function");
+      const report = await cli([
+        "report",
+        "--pprof",
+        `${dir}/again.pb.gz`,
+        "-o",
+        `${dir}/again.json`,
+        `${dir}/out.json`,
+      ]);
+      assert.equal(report.code, 0, report.stderr);
+      assert.match(
+        await goPprof(["-top", "-sample_index=alloc_space", `${dir}/again.pb.gz`]),
+        /JS modAllocHeapProfileMaker/,
+      );
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
