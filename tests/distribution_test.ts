@@ -115,6 +115,20 @@ async function runRegistryChild(
   return { ...result, outcome: lastJson<Outcome>(result) };
 }
 
+/**
+ * The certificate settings of this machine, kept in a cleared environment:
+ * the CLI imports an npm package (pprof-format), and where HTTPS goes
+ * through a proxy with its own CA, deno trusts it only through these.
+ */
+function trustedCertificates(): Record<string, string> {
+  const kept: Record<string, string> = {};
+  for (const name of ["NODE_EXTRA_CA_CERTS", "DENO_CERT", "DENO_TLS_CA_STORE"]) {
+    const value = Deno.env.get(name);
+    if (value !== undefined) kept[name] = value;
+  }
+  return kept;
+}
+
 /** A registry user with the permissions a user would grant. */
 function runRegistryUser(options: RunOptions): Promise<ChildResult & { outcome: Outcome }> {
   const releaseHost = new URL(options.releaseUrl).host;
@@ -261,6 +275,7 @@ Deno.test({
             env: {
               NO_COLOR: "1",
               PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
+              ...trustedCertificates(),
               HOME: denoDir,
               DENO_DIR: denoDir,
               MOD_ALLOC_CACHE_DIR: cacheDir,
