@@ -6,6 +6,7 @@
  * @module
  */
 
+import { inflateSync } from "node:zlib";
 import { lastAtOrBelow } from "./search.ts";
 
 /** A section header. */
@@ -34,8 +35,15 @@ interface LoadSegment {
 }
 
 const SHT_SYMTAB = 2;
+const SHT_NOTE = 7;
+const SHT_NOBITS = 8;
 const SHT_DYNSYM = 11;
 const SHF_COMPRESSED = 0x800n;
+/** `Elf64_Chdr.ch_type` of a zlib-compressed section (Debian's debug files use it). */
+const ELFCOMPRESS_ZLIB = 1;
+/** A decompressed section larger than this is refused: input is untrusted. */
+const SECTION_BYTES_MAX = 1 << 30;
+const NT_GNU_BUILD_ID = 3;
 const PT_LOAD = 1;
 const STT_FUNC = 2;
 
@@ -134,13 +142,59 @@ export class ElfFile {
     return this.sections.find((section) => section.name === name);
   }
 
-  /** A section's bytes; undefined when absent or compressed. */
+  /**
+   * A section's bytes, zlib-compressed sections inflated; undefined when
+   * absent, without contents (a stripped file's NOBITS), or compressed in
+   * another format (zstd).
+   */
   sectionData(name: string): Uint8Array | undefined {
     const section = this.section(name);
-    if (section === undefined || (section.flags & SHF_COMPRESSED) !== 0n || section.type === 8 /* NOBITS */) {
-      return undefined;
+    if (section === undefined || section.type === SHT_NOBITS) return undefined;
+    const bytes = this.read(section.offset, section.size);
+    if ((section.flags & SHF_COMPRESSED) === 0n) return bytes;
+    if (bytes.length < 24) throw new ElfFormatError(`${this.path}: ${name} has a truncated compression header`);
+    const header = new DataView(bytes.buffer, bytes.byteOffset, 24);
+    const size = Number(header.getBigUint64(8, true));
+    if (header.getUint32(0, true) !== ELFCOMPRESS_ZLIB || size > SECTION_BYTES_MAX) return undefined;
+    const inflated = inflateSync(bytes.subarray(24), { maxOutputLength: size }) as Uint8Array;
+    if (inflated.length !== size) throw new ElfFormatError(`${this.path}: ${name} inflates to the wrong size`);
+    return new Uint8Array(inflated.buffer, inflated.byteOffset, inflated.byteLength);
+  }
+
+  /** The GNU build ID (lower-case hex), from the `NT_GNU_BUILD_ID` note; undefined when there is none. */
+  buildId(): string | undefined {
+    for (const section of this.sections) {
+      if (section.type !== SHT_NOTE || section.size > 1 << 16) continue;
+      const bytes = this.read(section.offset, section.size);
+      const view = new DataView(bytes.buffer);
+      for (let at = 0; at + 12 <= bytes.length;) {
+        const nameBytes = view.getUint32(at, true);
+        const descBytes = view.getUint32(at + 4, true);
+        const type = view.getUint32(at + 8, true);
+        const desc = at + 12 + align4(nameBytes);
+        if (desc + descBytes > bytes.length) break;
+        if (type === NT_GNU_BUILD_ID && cString(bytes.subarray(at + 12, at + 12 + nameBytes), 0) === "GNU") {
+          return [...bytes.subarray(desc, desc + descBytes)].map((b) => b.toString(16).padStart(2, "0")).join("");
+        }
+        at = desc + align4(descBytes);
+      }
     }
-    return this.read(section.offset, section.size);
+    return undefined;
+  }
+
+  /** `.gnu_debuglink`: the debug file's name and the CRC-32 of its contents. */
+  debugLink(): { name: string; crc: number } | undefined {
+    const bytes = this.sectionData(".gnu_debuglink");
+    if (bytes === undefined || bytes.length < 8) return undefined;
+    const name = cString(bytes, 0);
+    const crcAt = align4(new TextEncoder().encode(name).length + 1);
+    if (name === "" || name.includes("/") || crcAt + 4 > bytes.length) return undefined;
+    return { name, crc: new DataView(bytes.buffer, bytes.byteOffset).getUint32(crcAt, true) };
+  }
+
+  /** True when the file has a full symbol table (`.symtab`), as unstripped files and debug files do. */
+  get hasSymtab(): boolean {
+    return this.sections.some((s) => s.type === SHT_SYMTAB);
   }
 
   /** The virtual address (as linked) of a file offset, via PT_LOAD. */
@@ -190,6 +244,10 @@ export class ElfFile {
     const limit = symbol.size > 0n ? symbol.size : 4096n;
     return address < symbol.address + limit ? symbol : undefined;
   }
+}
+
+function align4(value: number): number {
+  return (value + 3) & ~3;
 }
 
 /** The NUL-terminated string at `offset`. */

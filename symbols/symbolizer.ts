@@ -7,6 +7,7 @@
  * @module
  */
 
+import { DEFAULT_DEBUG_DIRECTORIES, openDebugFile } from "./debug_file.ts";
 import { demangle } from "./demangle.ts";
 import { lookupLine, parseLineTables, type SourceLocation } from "./dwarf_line.ts";
 import { ElfFile } from "./elf.ts";
@@ -38,6 +39,10 @@ export interface Frame {
 
 interface ModuleInfo {
   elf?: ElfFile;
+  /** The separate debug file (build ID or `.gnu_debuglink`), when the module is stripped. */
+  debug?: ElfFile;
+  /** Whichever of the two has the full symbol table. */
+  symbols?: ElfFile;
   lines?: ReturnType<typeof parseLineTables>;
 }
 
@@ -47,6 +52,8 @@ export interface SymbolizerSource {
   maps?: Mapping[];
   /** Its V8 perf map (default: `/tmp/perf-<pid>.map`). */
   perfMap?: PerfMap;
+  /** Where separate debug files are looked for (default `/usr/lib/debug`). */
+  debugDirectories?: readonly string[];
 }
 
 /** Symbolizes addresses of one process (default: this one). */
@@ -54,10 +61,12 @@ export class Symbolizer {
   readonly #maps: Mapping[];
   readonly #perfMap: PerfMap;
   readonly #modules = new Map<string, ModuleInfo>();
+  readonly #debugDirectories: readonly string[];
 
   constructor(pid: number = Deno.pid, source: SymbolizerSource = {}) {
     this.#maps = source.maps ?? readMaps(pid === Deno.pid ? "self" : pid);
     this.#perfMap = source.perfMap ?? PerfMap.forProcess(pid);
+    this.#debugDirectories = source.debugDirectories ?? DEFAULT_DEBUG_DIRECTORIES;
   }
 
   /** True when V8 wrote a perf map for the process. */
@@ -66,7 +75,10 @@ export class Symbolizer {
   }
 
   close(): void {
-    for (const info of this.#modules.values()) info.elf?.close();
+    for (const info of this.#modules.values()) {
+      info.elf?.close();
+      info.debug?.close();
+    }
     this.#modules.clear();
   }
 
@@ -76,11 +88,17 @@ export class Symbolizer {
     info = {};
     try {
       info.elf = new ElfFile(path);
-      const debugLine = info.elf.sectionData(".debug_line");
-      if (debugLine !== undefined) {
+      if (!info.elf.hasSymtab || info.elf.section(".debug_line") === undefined) {
+        info.debug = openDebugFile(info.elf, this.#debugDirectories);
+      }
+      info.symbols = info.elf.hasSymtab || info.debug === undefined ? info.elf : info.debug;
+      const ownLines = info.elf.sectionData(".debug_line");
+      const withLines = ownLines !== undefined ? info.elf : info.debug;
+      const debugLine = ownLines ?? info.debug?.sectionData(".debug_line");
+      if (withLines !== undefined && debugLine !== undefined) {
         info.lines = parseLineTables(debugLine, {
-          lineStr: info.elf.sectionData(".debug_line_str"),
-          debugStr: info.elf.sectionData(".debug_str"),
+          lineStr: withLines.sectionData(".debug_line_str"),
+          debugStr: withLines.sectionData(".debug_str"),
         });
       }
     } catch {
@@ -106,7 +124,7 @@ export class Symbolizer {
       const info = this.#module(mapping.path);
       const linked = info.elf?.addressOfOffset(fileOffset);
       if (linked !== undefined) {
-        const symbol = info.elf!.symbolAt(linked);
+        const symbol = info.symbols?.symbolAt(linked);
         if (symbol !== undefined) frame.symbol = demangle(symbol.name);
         const location: SourceLocation | undefined = info.lines && lookupLine(info.lines, linked);
         if (location !== undefined) Object.assign(frame, location);
