@@ -8,16 +8,31 @@
 import type { RawSite, SiteSummary } from "../ffi/sites.ts";
 import type { Frame } from "../symbols/symbolizer.ts";
 import { Symbolizer } from "../symbols/symbolizer.ts";
+import { describeFrame } from "./attribution.ts";
 import { OptionError } from "./errors.ts";
+import { type BytesByKind, bytesByKind } from "./report.ts";
+import { checkGroupBy, type GroupBy, groupOf, groupSites, type RowKind } from "./grouping.ts";
 
-export type { Frame };
+export type { Frame, GroupBy, RowKind };
+export { describeFrame };
 
 /** One allocation site and what was allocated there. */
 export interface CallSite {
   /** Innermost first: `frames[0]` called the allocator. */
   frames: Frame[];
-  /** A short name: the first JS frame, else the first frame outside the runtime. */
+  /**
+   * A short name: the innermost JS frame of the user's code (the
+   * profiler's own frames and Deno's `ext:` frames skipped), else the first
+   * named native function outside the runtime, else the kind of thread
+   * (Deno's and V8's own work).
+   */
   label: string;
+  /** What the row stands for: user JS, a named native function, the runtime, or the overflow row. */
+  kind: RowKind;
+  /** Sites (distinct stacks) in this row: 1 unless grouped. */
+  siteCount: number;
+  /** The kernel name of the thread that allocated here, when the core records it. */
+  threadName?: string;
   /** True for the row that holds sites which did not fit the table. */
   overflow: boolean;
   /** Allocation events here (a realloc counts one, at its own site). */
@@ -28,7 +43,7 @@ export interface CallSite {
   currentBytes: number;
   /** This site's blocks live now. */
   liveCount: number;
-  /** The site's own high-water mark of live bytes. */
+  /** The site's own high-water mark of live bytes (of a group: the sum of its sites' peaks, an upper bound). */
   peakBytes: number;
   /** The site's own high-water mark of live blocks. */
   peakLiveCount: number;
@@ -53,6 +68,13 @@ export interface CallSitesOptions {
   limit?: number;
   /** Default `"totalBytes"`. */
   sortBy?: CallSiteOrder;
+  /**
+   * One row per distinct stack (`"stack"`, the default here), or grouped by
+   * the innermost user JS function (`"function"`, the default of the text
+   * reports), its `"file"`, its `"package"` (npm packages as one row each),
+   * or the first named `"native"` function.
+   */
+  groupBy?: GroupBy;
 }
 
 /** The site table's state, for reports. */
@@ -79,6 +101,8 @@ export interface CallSiteTable {
   liveCount: number;
   /** True when V8 wrote a perf map (JS frames can be named). */
   jsSymbols: boolean;
+  /** Total bytes per kind of row, over every site: how much is user JS, native, runtime, overflow. */
+  bytesByKind?: BytesByKind;
 }
 
 const ORDERS: readonly CallSiteOrder[] = ["totalBytes", "allocCount", "currentBytes", "peakBytes"];
@@ -93,58 +117,42 @@ export function callSitesOptions(options: CallSitesOptions): Required<CallSitesO
   if (!(limit === Infinity || (Number.isInteger(limit) && limit >= 0))) {
     throw new OptionError(`callSites: limit must be a whole number >= 0; got ${JSON.stringify(limit)}.`);
   }
-  return { sortBy, limit };
+  const groupBy = checkGroupBy(options.groupBy ?? "stack", "callSites: groupBy");
+  return { sortBy, limit, groupBy };
 }
 
-/** The deno executable: its own frames are runtime, not a place to look. */
-export function defaultRuntime(): Set<string> {
-  return new Set([Deno.execPath()]);
+/** The label of a single site (its row under `groupBy: "stack"`): see `CallSite.label`. */
+export function labelOf(frames: Frame[], overflow: boolean, threadName?: string): string {
+  return groupOf({ frames, overflow, threadName }, "stack").label;
 }
 
-/** Modules whose frames are plumbing rather than a place to look. */
-function isRuntimeFrame(frame: Frame, runtimeModules: Set<string>): boolean {
-  const module = frame.module ?? "";
-  const base = module.slice(module.lastIndexOf("/") + 1);
-  return runtimeModules.has(module) || /^(libc|libstdc\+\+|libgcc_s|ld-linux|libm|libpthread)[.-]/.test(base);
-}
+const SUMMED = [
+  "allocCount",
+  "totalBytes",
+  "currentBytes",
+  "liveCount",
+  "peakBytes",
+  "peakLiveCount",
+  "freedCount",
+  "totalLifetime",
+  "atPeakBytes",
+  "atPeakLiveCount",
+] as const;
 
-/** Describes a frame in one short string. */
-export function describeFrame(frame: Frame): string {
-  const where = frame.file === undefined
-    ? ""
-    : ` ${frame.file}${frame.line === undefined ? "" : `:${frame.line}`}${
-      frame.column === undefined ? "" : `:${frame.column}`
-    }`;
-  if (frame.symbol !== undefined) return `${frame.symbol}${where}`;
-  const module = frame.module === undefined ? "?" : frame.module.slice(frame.module.lastIndexOf("/") + 1);
-  return frame.offset === undefined
-    ? `0x${frame.address.toString(16)} (${module})`
-    : `${module}+0x${frame.offset.toString(16)}`;
-}
-
-/** JS frames of Deno's own runtime (`ext:`, `node:`) rather than the user's code. */
-function isRuntimeScript(frame: Frame): boolean {
-  return /^(ext|node):/.test(frame.file ?? "");
-}
-
-/** The label of a site: see `CallSite.label`. */
-export function labelOf(frames: Frame[], overflow: boolean, runtimeModules: Set<string> = defaultRuntime()): string {
-  if (overflow) return "[overflow: sites that did not fit the table]";
-  // The first JS frame of the user's code (else of the runtime); an
-  // anonymous function is named after the first named caller.
-  const scripts = frames.filter((frame) => frame.kind === "js");
-  const user = scripts.filter((frame) => !isRuntimeScript(frame));
-  const candidates = user.length > 0 ? user : scripts;
-  if (candidates.length > 0) {
-    const [first] = candidates;
-    const named = candidates.find((frame) => frame.symbol !== "(anonymous)");
-    const within = first.symbol === "(anonymous)" && named !== undefined && named !== first
-      ? ` in ${named.symbol}`
-      : "";
-    return `JS ${describeFrame(first)}${within}`;
-  }
-  const own = frames.find((frame) => !isRuntimeFrame(frame, runtimeModules));
-  return own !== undefined ? describeFrame(own) : frames.length > 0 ? describeFrame(frames[0]) : "[no frames]";
+/** One row per group: counts summed, the heaviest member's frames. */
+export function groupCallSites(sites: CallSite[], by: GroupBy, order: CallSiteOrder = "totalBytes"): CallSite[] {
+  if (by === "stack") return sites;
+  return groupSites(sites, by, (site) => site[order]).map((group): CallSite => {
+    const [heaviest] = group.members;
+    const row: CallSite = { ...heaviest, label: group.label, kind: group.kind, siteCount: 0 };
+    for (const field of SUMMED) row[field] = 0;
+    for (const site of group.members) {
+      for (const field of SUMMED) row[field] += site[field];
+      row.maxBlockBytes = Math.max(row.maxBlockBytes, site.maxBlockBytes);
+      row.siteCount += site.siteCount;
+    }
+    return row;
+  });
 }
 
 /** Symbolizes raw sites into `CallSite`s. */
@@ -155,7 +163,6 @@ export function buildCallSites(
 ): CallSite[] {
   const owned = symbolizer === undefined;
   const resolver = symbolizer ?? new Symbolizer();
-  const runtimeModules = defaultRuntime();
   const cache = new Map<bigint, Frame>();
   const frameOf = (address: bigint) => {
     let frame = cache.get(address);
@@ -169,10 +176,13 @@ export function buildCallSites(
     const rows = raw.map((site): CallSite => {
       const overflow = site.index === 0;
       const frames = site.frames.map(frameOf);
+      const row = groupOf({ frames, overflow }, "stack");
       const v = site.values;
       return {
         frames,
-        label: labelOf(frames, overflow, runtimeModules),
+        label: row.label,
+        kind: row.kind,
+        siteCount: 1,
         overflow,
         allocCount: v.alloc_count,
         totalBytes: v.total_bytes,
@@ -187,17 +197,24 @@ export function buildCallSites(
         atPeakLiveCount: v.gmax_blocks,
       };
     });
-    rows.sort((a, b) => b[options.sortBy] - a[options.sortBy] || b.allocCount - a.allocCount);
-    return rows.slice(0, options.limit);
+    const grouped = groupCallSites(rows, options.groupBy, options.sortBy);
+    grouped.sort((a, b) => b[options.sortBy] - a[options.sortBy] || b.allocCount - a.allocCount);
+    return grouped.slice(0, options.limit);
   } finally {
     if (owned) resolver.close();
   }
 }
 
-/** The table summary around a list of sites. */
-export function siteTable(sites: CallSite[], summary: SiteSummary, jsSymbols: boolean): CallSiteTable {
+/** The table summary around a list of sites (every site: `limit` keeps the first rows, after the shares are summed). */
+export function siteTable(
+  sites: CallSite[],
+  summary: SiteSummary,
+  jsSymbols: boolean,
+  limit = Infinity,
+): CallSiteTable {
   return {
-    sites,
+    sites: sites.slice(0, limit),
+    bytesByKind: bytesByKind(sites, (site) => site.totalBytes),
     sitesUsed: summary.used,
     buckets: summary.buckets,
     frames: summary.frames,

@@ -78,6 +78,8 @@ export interface DhatSite {
   frames: Frame[];
   /** One line naming the site (as a call site's `label`). */
   label: string;
+  /** True for the row of sites that did not fit the table. */
+  overflow: boolean;
 }
 
 const RAW_FRAME = /^0x([0-9a-f]+)$/;
@@ -129,8 +131,9 @@ export function symbolizeDhat(
       // The overflow row and the no-call-sites row hold one pseudo-frame,
       // a sentence in brackets: it is the label.
       const pseudo = pp.fs.length > 0 && data.ftbl[pp.fs[0]].startsWith("[");
+      const overflow = pseudo && data.ftbl[pp.fs[0]].startsWith("[mod-alloc overflow");
       const label = pseudo ? data.ftbl[pp.fs[0]] : labelOf(siteFrames, false);
-      return { pp, frames: pseudo ? [] : siteFrames, label };
+      return { pp, frames: pseudo ? [] : siteFrames, label, overflow };
     });
     const modAlloc = data.modAlloc === undefined ? undefined : { ...data.modAlloc, maps: undefined };
     return { data: { ...data, ftbl, modAlloc }, sites };

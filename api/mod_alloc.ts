@@ -281,15 +281,17 @@ export class ModAlloc {
     const summary = readSummary(this.#library);
     const symbolizer = new Symbolizer();
     try {
-      const sites = buildCallSites(readSites(this.#library), checked, symbolizer);
-      return siteTable(sites, summary, symbolizer.hasPerfMap);
+      const sites = buildCallSites(readSites(this.#library), { ...checked, limit: Infinity }, symbolizer);
+      return siteTable(sites, summary, symbolizer.hasPerfMap, checked.limit);
     } finally {
       symbolizer.close();
     }
   }
 
   /**
-   * The top call sites as a text table (default 10).
+   * The top call sites as a text table (default 10), grouped by the
+   * innermost JS function of the user's code unless `groupBy` says otherwise,
+   * with the share of bytes that user JS, native code and the runtime hold.
    *
    * @param options `limit` (default 10) and `sortBy`.
    * @returns The table as text.
@@ -303,7 +305,7 @@ export class ModAlloc {
    * ```
    */
   formatCallSites(options: CallSitesOptions = {}): string {
-    return formatCallSiteTable(this.callSiteTable({ limit: 10, ...options }));
+    return formatCallSiteTable(this.callSiteTable({ limit: 10, groupBy: "function", ...options }));
   }
 
   /**

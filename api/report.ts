@@ -5,6 +5,7 @@
  */
 
 import type { CallSiteTable } from "./call_sites.ts";
+import { type GroupableSite, type GroupBy, groupSites, type RowKind } from "./grouping.ts";
 
 /**
  * Bytes in B/KiB/MiB/GiB with one decimal.
@@ -50,6 +51,7 @@ export function formatCallSiteTable(table: CallSiteTable, title = "Top allocatio
   const line = (cells: string[]) =>
     cells.map((cell, column) => column === cells.length - 1 ? cell : pad(cell, widths[column], column > 0)).join("  ");
   const lines = [title, line(header), ...rows.map(line)];
+  if (table.bytesByKind !== undefined) lines.push(...attributionNote(table.bytesByKind));
   lines.push(`${table.sitesUsed} of ${table.buckets - 1} site entries used; ${table.frames} frames per site.`);
   if (table.overflowEvents > 0) {
     lines.push(
@@ -63,4 +65,78 @@ export function formatCallSiteTable(table: CallSiteTable, title = "Top allocatio
     );
   }
   return lines.join("\n");
+}
+
+/** Bytes per kind of row, for {@linkcode attributionNote}. */
+export type BytesByKind = Record<RowKind, number>;
+
+/** Sums `bytes` of each row into its kind. */
+export function bytesByKind<T extends { kind: RowKind }>(rows: readonly T[], bytes: (row: T) => number): BytesByKind {
+  const sums: BytesByKind = { js: 0, native: 0, runtime: 0, overflow: 0 };
+  for (const row of rows) sums[row.kind] += bytes(row);
+  return sums;
+}
+
+function share(part: number, total: number): string {
+  return `${total === 0 ? "0.0" : ((part / total) * 100).toFixed(1)}%`;
+}
+
+/**
+ * What the rows mean and how much of the total each kind holds: user JS,
+ * named native functions, the runtime's own work, the overflow row.
+ */
+export function attributionNote(sums: BytesByKind): string[] {
+  const total = sums.js + sums.native + sums.runtime + sums.overflow;
+  const lines = [
+    `By bytes: ${
+      share(sums.js, total)
+    } under a JS function of yours (rows "JS …": the innermost frame of your code or ` +
+    `its packages; Deno's ext: frames and the profiler's own are skipped; positions are where the function is defined)`,
+  ];
+  if (sums.native > 0) lines.push(`  ${share(sums.native, total)} in named native functions with no JS of yours above`);
+  lines.push(
+    `  ${share(sums.runtime, total)} the runtime's own work, no JS of yours on the stack (V8's garbage collector and ` +
+      `compilers on background threads, Deno's runtime): grouped by kind of thread`,
+  );
+  if (sums.overflow > 0) lines.push(`  ${share(sums.overflow, total)} in the overflow row (the site table was full)`);
+  return lines;
+}
+
+/** What a summary needs of a site besides its frames. */
+export interface CountedSite extends GroupableSite {
+  totalBytes: number;
+  allocCount: number;
+}
+
+/**
+ * The top rows of a profile as text lines (rank, bytes, allocations, sites
+ * merged, label), grouped as asked, then what the kinds of row hold.
+ *
+ * @param sites Every site of the profile.
+ * @param by The grouping.
+ * @param top How many rows to show.
+ */
+export function formatTopRows(sites: readonly CountedSite[], by: GroupBy, top: number): string[] {
+  const groups = groupSites(sites, by, (site) => site.totalBytes);
+  const rows = groups.map((group) => ({
+    label: group.label,
+    kind: group.kind,
+    totalBytes: group.members.reduce((sum, site) => sum + site.totalBytes, 0),
+    allocCount: group.members.reduce((sum, site) => sum + site.allocCount, 0),
+    siteCount: group.members.length,
+  }));
+  const shown = rows.slice(0, top);
+  if (shown.length === 0) return [];
+  const grouping = by === "stack" ? "sites" : `rows (grouped by ${by}; --group-by stack|function|file|package|native)`;
+  const lines = [`  top ${shown.length} ${grouping}, by bytes:`];
+  shown.forEach((row, i) => {
+    const merged = by === "stack" ? "" : `${String(row.siteCount).padStart(5)} sites `;
+    lines.push(
+      `  ${String(i + 1).padStart(3)}. ${formatBytes(row.totalBytes).padStart(10)} ${
+        String(row.allocCount).padStart(7)
+      } allocs ${merged} ${row.label}`,
+    );
+  });
+  lines.push(...attributionNote(bytesByKind(rows, (row) => row.totalBytes)).map((line) => `  ${line}`));
+  return lines;
 }

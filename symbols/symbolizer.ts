@@ -37,6 +37,9 @@ export interface Frame {
   column?: number;
 }
 
+/** The `module` of frames in V8's generated code (JS functions, builtins, stubs). */
+export const JIT_MODULE = "[V8 JIT]";
+
 interface ModuleInfo {
   elf?: ElfFile;
   /** The separate debug file (build ID or `.gnu_debuglink`), when the module is stripped. */
@@ -136,7 +139,7 @@ export class Symbolizer {
       const parsed = parseJitName(jit.name);
       frame.kind = parsed.kind;
       frame.symbol = parsed.symbol;
-      frame.module = "[V8 JIT]";
+      frame.module = JIT_MODULE;
       if (parsed.file !== undefined) frame.file = parsed.file;
       if (parsed.line !== undefined) frame.line = parsed.line;
       if (parsed.column !== undefined) frame.column = parsed.column;
