@@ -76,8 +76,8 @@ function innermostUserFrame(frames: readonly Frame[]): { frame: Frame; index: nu
  * Module top level code, labelled the same whether V8 named it `Script:`
  * (our "(top level)") or, as it does for a module's body (a resumable
  * function, run through `GeneratorPrototypeNext` before and after each
- * top-level `await`), an anonymous function no JS function of the user's
- * calls.
+ * top-level `await`) or a CommonJS module's wrapper at 1:1, an anonymous
+ * function no JS function of the user's calls.
  */
 function isTopLevel(frames: readonly Frame[], index: number): boolean {
   const frame = frames[index];
@@ -87,7 +87,10 @@ function isTopLevel(frames: readonly Frame[], index: number): boolean {
   const userCaller = outer.some((caller) =>
     caller.kind === "js" && !isRuntimeScript(caller) && !isProfilerFrame(caller)
   );
-  return !userCaller && outer.some((caller) => caller.symbol === "Builtin:GeneratorPrototypeNext");
+  if (userCaller) return false;
+  // A CommonJS module's body: Deno's wrapper function at 1:1, run by node:module.
+  const wrapper = frame.line === 1 && frame.column === 1;
+  return wrapper || outer.some((caller) => caller.symbol === "Builtin:GeneratorPrototypeNext");
 }
 
 /**

@@ -1,0 +1,78 @@
+// The report answers "which of my code allocates native memory" on a real
+// program made of npm packages nobody here wrote (markdown-it, yaml):
+// grouped rows name the packages' functions, runtime rows are few and
+// worded, no row is a bare address, and the program's output is unchanged.
+import assert from "node:assert/strict";
+import { runDeno } from "./support/child.ts";
+
+const CLI = new URL("../cli.ts", import.meta.url).pathname;
+const PROGRAM = new URL("./support/profile_targets/npm_render.ts", import.meta.url).pathname;
+const PACKAGES = ["npm:markdown-it@15.0.3", "npm:yaml@2.9.1"];
+
+interface Row {
+  bytes: string;
+  label: string;
+}
+
+/** The numbered rows of the summary: `  1.    8.8 MiB    1500 allocs   12 sites  label`. */
+function rowsOf(stderr: string): Row[] {
+  const rows: Row[] = [];
+  for (const line of stderr.split("\n")) {
+    const match = /^\s+\d+\.\s+([\d.]+ \S+)\s+\d+ allocs\s+(?:\d+ sites)?\s+(.*)$/.exec(line);
+    if (match !== null) rows.push({ bytes: match[1], label: match[2] });
+  }
+  return rows;
+}
+
+const BARE_ADDRESS = /\+0x[0-9a-f]+|\b0x[0-9a-f]{6,}\b/;
+
+async function profileProgram(args: string[]) {
+  const dir = await Deno.makeTempDir();
+  try {
+    return await runDeno([CLI, "-o", `${dir}/out.json`, "-A", ...args, PROGRAM]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("an npm program's top 10 rows name the packages' functions, with at most two runtime rows and no bare address", async () => {
+  const plain = await runDeno([PROGRAM]);
+  assert.equal(plain.code, 0, plain.stderr);
+  const result = await profileProgram([]);
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(result.stdout, plain.stdout, "the program's output is unchanged");
+  const rows = rowsOf(result.stderr);
+  assert.equal(rows.length, 10, result.stderr);
+  const runtime = rows.filter((row) => !row.label.startsWith("JS "));
+  assert.ok(runtime.length <= 2, `runtime rows:\n${runtime.map((row) => row.label).join("\n")}`);
+  for (const row of runtime) assert.match(row.label, /^(native \(thread unknown\)|main thread|V8 background|Tokio)/);
+  for (const row of rows) assert.doesNotMatch(row.label, BARE_ADDRESS, `no bare address: ${row.label}`);
+  const named = rows.filter((row) => PACKAGES.some((name) => row.label.includes(` ${name}/`)));
+  assert.ok(named.length >= 6, `rows naming a package's function:\n${rows.map((row) => row.label).join("\n")}`);
+  for (const name of PACKAGES) {
+    assert.ok(named.some((row) => row.label.includes(name)), `${name} is in the top 10`);
+  }
+  // Each named row is a function of the package (`JS name npm:pkg@v/file.js:line:col`, an anonymous one within
+  // its named caller) or a module's top level.
+  for (const row of named) {
+    assert.match(
+      row.label,
+      /^JS ([\w$.<>]+ npm:\S+:\d+:\d+|\(anonymous\) npm:\S+:\d+:\d+ in \S+|\(top level\) npm:\S+)$/,
+    );
+  }
+  assert.match(result.stderr, /By bytes: [\d.]+% under a JS function of yours/);
+  assert.match(result.stderr, /[\d.]+% the runtime's own work, no JS of yours on the stack/);
+});
+
+Deno.test("--group-by package makes each npm package one row; --group-by stack keeps one row per stack", async () => {
+  const byPackage = await profileProgram(["--group-by", "package", "--top", "6"]);
+  assert.equal(byPackage.code, 0, byPackage.stderr);
+  const labels = rowsOf(byPackage.stderr).map((row) => row.label);
+  for (const name of PACKAGES) assert.ok(labels.includes(`JS ${name}`), `${name} row in:\n${labels.join("\n")}`);
+  assert.match(byPackage.stderr, /grouped by package/);
+  const byStack = await profileProgram(["--group-by", "stack", "--top", "5"]);
+  assert.match(byStack.stderr, /top 5 sites, by bytes:/);
+  const bad = await runDeno([CLI, "--group-by", "colour", PROGRAM]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--group-by must be one of function, file, package, native, stack; got "colour"/);
+});
