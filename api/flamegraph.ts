@@ -1,25 +1,46 @@
 /**
  * Flame graphs of allocated bytes by stack: a collapsed-stack export for
- * the usual flame graph tools, and a self-contained HTML page with an SVG
- * (no script, nothing fetched at view time). JS frames are drawn in warm
- * colours, native frames in cool ones.
+ * the usual flame graph tools, and a self-contained HTML page (one inline
+ * script, nothing fetched) with four views — all frames or your JS only
+ * (native frames and Deno's own JS folded into their caller), each upright or inverted (the
+ * allocating functions at the root) — search, click to zoom, and tooltips
+ * with bytes, blocks and share. Every stack is rooted at the kind of
+ * thread that made it, so walks cut at different depths do not make a comb
+ * of separate roots.
  *
  * @module
  */
 
 import type { Frame } from "../symbols/symbolizer.ts";
-import { describeFrame } from "./call_sites.ts";
-import { formatBytes } from "./report.ts";
+import {
+  attribute,
+  describeFrame,
+  isProfilerFrame,
+  isRuntimeScript,
+  shortFile,
+  threadKindLabel,
+} from "./attribution.ts";
+import { FLAME_GRAPH_SCRIPT, FLAME_GRAPH_STYLE } from "./flamegraph_page.ts";
 
-/** A stack (outermost frame first) and its weight in bytes. */
+/** A stack (outermost frame first), its weight in bytes and its allocations. */
 export interface WeightedStack {
   frames: Frame[];
   bytes: number;
+  /** Allocation events (default 0: not shown). */
+  blocks?: number;
+  /** The kernel name of the allocating thread, when recorded. */
+  threadName?: string;
 }
 
+/** A frame's name in a flame graph: `JS name npm:pkg@v/file:line:col`, else the native description. */
 function frameName(frame: Frame): string {
-  const text = describeFrame(frame).replaceAll(";", ",");
-  return frame.kind === "js" ? `JS ${text}` : text;
+  if (frame.kind !== "js") return describeFrame(frame).replaceAll(";", ",");
+  const where = frame.file === undefined
+    ? ""
+    : ` ${shortFile(frame.file)}${frame.line === undefined ? "" : `:${frame.line}`}${
+      frame.line === undefined || frame.column === undefined ? "" : `:${frame.column}`
+    }`;
+  return `JS ${frame.symbol ?? "(anonymous)"}${where}`.replaceAll(";", ",");
 }
 
 /** `frame;frame;frame bytes` lines, outermost frame first. */
@@ -33,88 +54,124 @@ export function collapsedStacks(stacks: WeightedStack[]): string {
   return [...lines].map(([key, bytes]) => `${key} ${bytes}`).join("\n") + "\n";
 }
 
+/** A tree node as embedded in the page: [name index, bytes, blocks, 1 if JS, children]. */
+type PackedNode = [number, number, number, number, PackedNode[]];
+
 interface Node {
   name: string;
   js: boolean;
   bytes: number;
+  blocks: number;
   children: Map<string, Node>;
 }
 
-function buildTree(stacks: WeightedStack[]): Node {
-  const root: Node = { name: "all", js: false, bytes: 0, children: new Map() };
+/** A path through the tree: names (root side first) and whether each is JS. */
+type Path = { name: string; js: boolean }[];
+
+function pathsOf(stack: WeightedStack, jsOnly: boolean, inverted: boolean): Path {
+  const innermostFirst = [...stack.frames].reverse();
+  const root = attributionRoot(innermostFirst, stack.threadName);
+  const kept = jsOnly ? stack.frames.filter(isUserJs) : stack.frames;
+  const names = kept.map((frame) => ({ name: frameName(frame), js: frame.kind === "js" }));
+  return [root, ...(inverted ? names.reverse() : names)];
+}
+
+/** Frames of the user's JavaScript (not Deno's `ext:`/`node:` code, not the profiler's). */
+function isUserJs(frame: Frame): boolean {
+  return frame.kind === "js" && !isRuntimeScript(frame) && !isProfilerFrame(frame);
+}
+
+/** The base box of a stack: its kind of thread, as the report words it. */
+function attributionRoot(innermostFirst: Frame[], threadName?: string): { name: string; js: boolean } {
+  const who = attribute(innermostFirst, threadName);
+  if (who.kind === "js") return { name: "code with JS of yours on the stack", js: true };
+  return { name: threadKindLabel(who.thread, threadName), js: false };
+}
+
+function buildTree(stacks: WeightedStack[], jsOnly: boolean, inverted: boolean): Node {
+  const root: Node = { name: "all", js: false, bytes: 0, blocks: 0, children: new Map() };
   for (const stack of stacks) {
     if (stack.bytes <= 0) continue;
     root.bytes += stack.bytes;
+    root.blocks += stack.blocks ?? 0;
     let node = root;
-    for (const frame of stack.frames) {
-      const name = frameName(frame);
+    for (const { name, js } of pathsOf(stack, jsOnly, inverted)) {
       let child = node.children.get(name);
       if (child === undefined) {
-        child = { name, js: frame.kind === "js", bytes: 0, children: new Map() };
+        child = { name, js, bytes: 0, blocks: 0, children: new Map() };
         node.children.set(name, child);
       }
       child.bytes += stack.bytes;
+      child.blocks += stack.blocks ?? 0;
       node = child;
     }
   }
   return root;
 }
 
-function escapeXml(text: string): string {
+/**
+ * Boxes narrower than this share of the whole are left out of the page
+ * (their bytes stay in their parent): at 1200 px a box of 1/10,000 is a
+ * tenth of a pixel, and keeping them made pages of tens of megabytes.
+ */
+const PRUNE_SHARE = 1 / 10_000;
+
+function pack(node: Node, names: Map<string, number>, minimum: number): PackedNode {
+  let index = names.get(node.name);
+  if (index === undefined) {
+    index = names.size;
+    names.set(node.name, index);
+  }
+  const children = [...node.children.values()]
+    .filter((child) => child.bytes >= minimum)
+    .sort((a, b) => a.name.localeCompare(b.name))
+    .map((child) => pack(child, names, minimum));
+  return [index, node.bytes, node.blocks, node.js ? 1 : 0, children];
+}
+
+function escapeHtml(text: string): string {
   return text.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;").replaceAll('"', "&quot;");
 }
 
-/** A stable colour per name: warm (JS) or cool (native). */
-function colour(name: string, js: boolean): string {
-  let hash = 0;
-  for (let i = 0; i < name.length; i++) hash = (hash * 31 + name.charCodeAt(i)) >>> 0;
-  const shade = hash % 40;
-  return js ? `rgb(240,${130 + shade},${30 + shade})` : `rgb(${70 + shade},${130 + shade},220)`;
-}
-
-const WIDTH = 1200;
-const ROW = 18;
-
-/** The flame graph as a standalone HTML page (an inline SVG, no script). */
+/**
+ * The flame graph as a standalone HTML page.
+ *
+ * @param stacks The stacks, outermost frame first.
+ * @param title The page's heading.
+ * @returns The page: inline style, data and script; it fetches nothing.
+ */
 export function flameGraphHtml(stacks: WeightedStack[], title: string): string {
-  const root = buildTree(stacks);
-  const rects: string[] = [];
-  let depthMax = 0;
-  const place = (node: Node, x: number, depth: number) => {
-    const width = root.bytes === 0 ? 0 : (node.bytes / root.bytes) * WIDTH;
-    if (width < 0.3) return;
-    depthMax = Math.max(depthMax, depth);
-    const label = `${node.name} (${formatBytes(node.bytes)}, ${((node.bytes / root.bytes) * 100).toFixed(1)}%)`;
-    const fits = Math.floor(width / 7);
-    const text = fits >= 3 ? (node.name.length > fits ? `${node.name.slice(0, fits - 2)}..` : node.name) : "";
-    rects.push(
-      `<g><title>${escapeXml(label)}</title><rect x="${x.toFixed(2)}" y="{Y${depth}}" width="${
-        width.toFixed(2)
-      }" height="${ROW - 1}" fill="${node === root ? "#bbb" : colour(node.name, node.js)}" rx="2"/>` +
-        (text === "" ? "" : `<text x="${(x + 3).toFixed(2)}" y="{T${depth}}">${escapeXml(text)}</text>`) + `</g>`,
-    );
-    let childX = x;
-    for (const child of [...node.children.values()].sort((a, b) => a.name.localeCompare(b.name))) {
-      place(child, childX, depth + 1);
-      childX += (child.bytes / root.bytes) * WIDTH;
+  const names = new Map<string, number>();
+  const views: Record<string, PackedNode> = {};
+  for (const jsOnly of [false, true]) {
+    for (const inverted of [false, true]) {
+      const tree = buildTree(stacks, jsOnly, inverted);
+      views[`${jsOnly ? "js" : "all"}-${inverted ? "inverted" : "upright"}`] = pack(
+        tree,
+        names,
+        tree.bytes * PRUNE_SHARE,
+      );
     }
-  };
-  place(root, 0, 0);
-  const height = (depthMax + 1) * ROW;
-  // Flame graphs grow upward: depth 0 at the bottom.
-  const svgBody = rects.join("\n").replace(/\{([YT])(\d+)\}/g, (_, kind, depth) => {
-    const y = height - (Number(depth) + 1) * ROW;
-    return String(kind === "Y" ? y : y + ROW - 5);
-  });
+  }
+  // `<` escaped so that no frame name can close the script element.
+  const data = JSON.stringify({ names: [...names.keys()], views }).replaceAll("<", "\\u003c");
   return `<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>${escapeXml(title)}</title>
-<style>body{font-family:sans-serif;margin:16px}svg text{font:11px monospace;fill:#000;pointer-events:none}
-.key span{display:inline-block;width:12px;height:12px;margin:0 4px 0 12px;vertical-align:middle}</style></head>
-<body><h2>${escapeXml(title)}</h2>
+<html><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>
+<style>${FLAME_GRAPH_STYLE}</style></head>
+<body><h2>${escapeHtml(title)}</h2>
+<form id="controls">
+<label><input type="radio" name="frames" value="all" id="view-all" checked> all frames</label>
+<label><input type="radio" name="frames" value="js" id="view-js"> your JS only (native and Deno's own frames folded into their caller)</label>
+<label><input type="checkbox" id="view-inverted"> inverted (allocating functions at the root)</label>
+<input type="search" id="search" placeholder="search frames (e.g. a package name)" size="36">
+<button type="button" id="reset">reset zoom</button>
+</form>
 <p class="key">Width: bytes allocated. <span style="background:rgb(240,150,50)"></span>JavaScript
-<span style="background:rgb(90,150,220)"></span>native. Hover a frame for its bytes.</p>
-<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}">
-${svgBody}
-</svg></body></html>
+<span style="background:rgb(90,150,220)"></span>native <span style="background:#e040e0"></span>search match.
+Hover a box for bytes, blocks and share; click to zoom. <b id="matched"></b></p>
+<div id="graph"></div>
+<script type="application/json" id="flame-data">${data}</script>
+<script>${FLAME_GRAPH_SCRIPT}</script>
+</body></html>
 `;
 }

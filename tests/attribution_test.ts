@@ -4,6 +4,7 @@
 // worded, no row is a bare address, and the program's output is unchanged.
 import assert from "node:assert/strict";
 import { runDeno } from "./support/child.ts";
+import { hasCommand, renderedDom, screenshot } from "./support/tools.ts";
 
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
 const PROGRAM = new URL("./support/profile_targets/npm_render.ts", import.meta.url).pathname;
@@ -75,4 +76,42 @@ Deno.test("--group-by package makes each npm package one row; --group-by stack k
   const bad = await runDeno([CLI, "--group-by", "colour", PROGRAM]);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--group-by must be one of function, file, package, native, stack; got "colour"/);
+});
+
+Deno.test({
+  name: "the flame graph of the npm program in headless Chromium: four views, a markdown-it box, search and tooltips",
+  ignore: !hasCommand("chromium"),
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    try {
+      const result = await runDeno([CLI, "-o", `${dir}/out.json`, "--flamegraph", `${dir}/fg.html`, "-A", PROGRAM]);
+      assert.equal(result.code, 0, result.stderr);
+      const page = `file://${dir}/fg.html`;
+      const upright = await renderedDom(page);
+      for (const id of ["view-all", "view-js", "view-inverted", "search"]) {
+        assert.match(upright, new RegExp(`id="${id}"`));
+      }
+      assert.match(
+        upright,
+        /<g class="frame" data-name="JS render npm:markdown-it@15\.0\.3\/dist\/markdown-it\.mjs:\d+:\d+">/,
+      );
+      assert.match(
+        upright,
+        /<title>JS render npm:markdown-it@15\.0\.3\S+\n[\d.]+ \w+ in \d+ blocks, [\d.]+% of all bytes<\/title>/,
+      );
+      // Your JS only, inverted: the root's children are the allocating JS functions, no native frame among them.
+      const inverted = await renderedDom(`${page}#view=js&inverted=1&search=npm:yaml@2.9.1`);
+      const names = [...inverted.matchAll(/data-name="([^"]*)"/g)].map((match) => match[1]);
+      assert.ok(names.some((name) => name.startsWith("JS ") && name.includes("npm:yaml@2.9.1")), "a yaml function box");
+      assert.ok(names.every((name) => name.startsWith("JS ") || !/\+0x|^Builtin:/.test(name)), "no native frame");
+      assert.match(inverted, /<g class="frame match" data-name="JS [^"]*npm:yaml@2\.9\.1/);
+      assert.match(inverted, /Matched: [\d.]+ \w+ \([\d.]+% of all bytes\)/);
+      await screenshot(`${page}#view=js&zoom=code`, `${dir}/fg.png`, "1240,900");
+      const png = await Deno.readFile(`${dir}/fg.png`);
+      assert.deepEqual([...png.subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47]);
+      assert.ok(png.length > 20_000, `screenshot of ${png.length} bytes`);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });

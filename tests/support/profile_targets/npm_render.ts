@@ -47,4 +47,8 @@ for (let round = 0; round < 4; round++) {
   parsed = YAML.parse(yamlText);
 }
 const services = Object.keys((parsed as { services: object }).services).length;
-console.log(`html ${html.length} chars #${digest(html)}; yaml ${yamlText.length} chars #${digest(yamlText)}, ${services} services`);
+console.log(
+  `html ${html.length} chars #${digest(html)}; yaml ${yamlText.length} chars #${
+    digest(yamlText)
+  }, ${services} services`,
+);
