@@ -1,14 +1,17 @@
 /**
- * Demangling of the common cases: Itanium C++ nested names
- * (`_ZN3foo3barEv` -> `foo::bar`), plain `_Z3fooi` names, Rust's legacy
- * scheme (the same, with a trailing `17h<hash>` element dropped and `$..$`
- * escapes decoded), and Rust's v0 scheme for plain paths (`_RNvCs…_5alloc3fmt`
- * -> `alloc::fmt`; closures as `{closure}`). Anything else is returned
- * unchanged. Template arguments, generic arguments, impl paths and
- * parameter lists are not rendered.
+ * Demangling: Itanium C++ names as `c++filt` prints them (`itanium.ts`:
+ * `_ZN3foo3barEv` -> `foo::bar()`), Rust's legacy scheme (Itanium-shaped,
+ * with a trailing `17h<hash>` element dropped and `$..$` escapes decoded),
+ * and Rust's v0 scheme for plain paths (`_RNvCs…_5alloc3fmt` ->
+ * `alloc::fmt`; closures as `{closure}`; generic arguments and impl paths
+ * are not rendered). A C++ name the full demangler does not handle falls
+ * back to its nested name without parameters; anything else is returned
+ * unchanged.
  *
  * @module
  */
+
+import { demangleItanium } from "./itanium.ts";
 
 const RUST_ESCAPES: Record<string, string> = {
   "$SP$": "@",
@@ -84,6 +87,10 @@ export function demangle(name: string): string {
   const bare = name.replace(/@.*$/, ""); // symbol versions (memcpy@GLIBC_2.14)
   if (bare.startsWith("_R")) return demangleRustV0(bare) ?? name;
   if (!bare.startsWith("_Z")) return name;
+  if (!/17h[0-9a-f]{16}E$/.test(bare)) {
+    const full = demangleItanium(bare);
+    if (full !== undefined) return full;
+  }
   let index = 2;
   const nested = bare[index] === "N";
   if (nested) index++;

@@ -11,9 +11,10 @@ import { decodeVlq, inlineSourceMap, SourceMap } from "../symbols/source_map.ts"
 const FIXTURE = new URL("../zig-out/lib/libmod_alloc_fixture.so", import.meta.url).pathname;
 
 Deno.test("demangle renders C++ and Rust legacy names and leaves C names alone", () => {
-  assert.equal(demangle("_ZN2v88internal4Heap8AllocateEv"), "v8::internal::Heap::Allocate");
-  assert.equal(demangle("_ZNK3foo3barEv"), "foo::bar");
-  assert.equal(demangle("_Z4freePv"), "free");
+  assert.equal(demangle("_ZN2v88internal4Heap8AllocateEv"), "v8::internal::Heap::Allocate()");
+  assert.equal(demangle("_ZNK3foo3barEv"), "foo::bar() const");
+  assert.equal(demangle("_Z4freePv"), "free(void*)");
+  assert.equal(demangle("_ZN2v88internal4Heap8AllocateEv@@V8_1"), "v8::internal::Heap::Allocate()");
   assert.equal(demangle("_ZN4core3ptr13drop_in_place17h0123456789abcdefE"), "core::ptr::drop_in_place");
   assert.equal(demangle("_ZN5alloc3vec12Vec$LT$T$GT$4push17h0123456789abcdefE"), "alloc::vec::Vec<T>::push");
   assert.equal(demangle("_RNvNvNtCslNYArtu3iFV_5alloc3fmt6format12format_inner"), "alloc::fmt::format::format_inner");
