@@ -24,7 +24,7 @@ import { ReportError } from "../types/errors.ts";
 import { perfMapPathFor } from "../symbols/perf_map.ts";
 import { randomSibling } from "./safe_file.ts";
 import { type InstallOptions, installSettings, threadScope } from "./options.ts";
-import { formatCallSiteTable } from "./report.ts";
+import { announceOverflow, formatCallSiteTable } from "./report.ts";
 import { checkStatus } from "./status.ts";
 import { resetKeepingScopes } from "./open_scopes.ts";
 
@@ -279,6 +279,7 @@ export class ModAlloc {
   callSiteTable(options: CallSitesOptions = {}): CallSiteTable {
     const checked = callSitesOptions(options);
     const summary = readSummary(this.#library);
+    announceOverflow(summary.overflow_events, summary.buckets);
     const symbolizer = new Symbolizer();
     try {
       const sites = buildCallSites(readSites(this.#library), { ...checked, limit: Infinity }, symbolizer);
@@ -335,6 +336,8 @@ export class ModAlloc {
    */
   writeDhatSync(path: string | URL): void {
     const file = path instanceof URL ? pathOfFileUrl(path) : path;
+    const summary = readSummary(this.#library);
+    announceOverflow(summary.overflow_events, summary.buckets);
     // The library's raw file goes beside the target under a name no one can
     // predict (a predictable one could be a planted symlink), so writing
     // needs the same permission as the target itself.

@@ -140,3 +140,24 @@ export function formatTopRows(sites: readonly CountedSite[], by: GroupBy, top: n
   lines.push(...attributionNote(bytesByKind(rows, (row) => row.totalBytes)).map((line) => `  ${line}`));
   return lines;
 }
+
+let overflowAnnounced = false;
+
+/**
+ * Says once per process, on stderr, that call sites did not fit the site
+ * table and how to raise its size; silent when nothing overflowed.
+ *
+ * @param overflowEvents Allocations folded into the overflow row.
+ * @param buckets The table's size now.
+ * @returns True when this call printed the message.
+ */
+export function announceOverflow(overflowEvents: number, buckets: number): boolean {
+  if (overflowEvents <= 0 || overflowAnnounced) return false;
+  overflowAnnounced = true;
+  console.error(
+    `mod-alloc: the call-site table is full (${buckets} entries): ${overflowEvents} allocations went into its ` +
+      `overflow row without their stacks. Raise MOD_ALLOC_BUCKETS (ModAlloc.install({ buckets }), profile --buckets; ` +
+      `up to 1048576) to see them apart.`,
+  );
+  return true;
+}
