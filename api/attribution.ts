@@ -87,10 +87,10 @@ function isTopLevel(frames: readonly Frame[], index: number): boolean {
   const userCaller = outer.some((caller) =>
     caller.kind === "js" && !isRuntimeScript(caller) && !isProfilerFrame(caller)
   );
-  if (userCaller) return false;
-  // A CommonJS module's body: Deno's wrapper function at 1:1, run by node:module.
-  const wrapper = frame.line === 1 && frame.column === 1;
-  return wrapper || outer.some((caller) => caller.symbol === "Builtin:GeneratorPrototypeNext");
+  // A CommonJS module's body: Deno's wrapper function at 1:1, run by node:module's require.
+  const caller = outer.find((candidate) => candidate.kind === "js");
+  if (frame.line === 1 && frame.column === 1 && caller !== undefined && isRuntimeScript(caller)) return true;
+  return !userCaller && outer.some((candidate) => candidate.symbol === "Builtin:GeneratorPrototypeNext");
 }
 
 /**

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { type JitDump, readJitDump } from "../symbols/jitdump.ts";
 import { PerfMap, perfMapPathOf } from "../symbols/perf_map.ts";
 import { parseMaps } from "../symbols/proc_maps.ts";
 import { type Frame, Symbolizer } from "../symbols/symbolizer.ts";
@@ -115,11 +116,17 @@ function perfMapFor(data: DhatFile, path: string | undefined): PerfMap {
 export function symbolizeDhat(
   data: DhatFile,
   perfMap: PerfMap = perfMapFor(data, undefined),
+  jitDump?: JitDump,
 ): { data: DhatFile; sites: DhatSite[] } {
   const maps = data.modAlloc?.maps;
   // A file without its memory map (already named, or not ours) is read as
   // it is: the live map of whatever process has that pid now is not its.
-  const symbolizer = new Symbolizer(data.pid, { maps: maps === undefined ? [] : parseMaps(maps), perfMap });
+  // A jitdump, when given, names JIT code instead of the perf map.
+  const symbolizer = new Symbolizer(data.pid, {
+    maps: maps === undefined ? [] : parseMaps(maps),
+    perfMap: jitDump === undefined ? perfMap : undefined,
+    jitDump,
+  });
   try {
     const frames = data.ftbl.map((text): Frame | undefined => {
       const raw = RAW_FRAME.exec(text);
@@ -168,6 +175,13 @@ export interface FinishDhatOptions {
    * regular file owned by this user; none otherwise.
    */
   perfMap?: string;
+  /**
+   * A directory where V8 wrote the process's jitdump (`--perf-prof`,
+   * `--perf-prof-path`): when it holds `jit-<pid>.dump`, JIT frames are
+   * named from it, with the line of each compiled frame, instead of from
+   * the perf map.
+   */
+  jitDumpDirectory?: string;
 }
 
 /**
@@ -212,7 +226,8 @@ export function nameDhatFile(
   options: FinishDhatOptions = {},
 ): { data: DhatFile; sites: DhatSite[] } {
   const raw = readDhatFile(rawPath);
-  const named = symbolizeDhat(raw, perfMapFor(raw, options.perfMap));
+  const jitDump = options.jitDumpDirectory === undefined ? undefined : readJitDump(options.jitDumpDirectory, raw.pid);
+  const named = symbolizeDhat(raw, jitDump === undefined ? perfMapFor(raw, options.perfMap) : new PerfMap([]), jitDump);
   writeFileSafely(path, JSON.stringify(named.data), "the DHAT file");
   return named;
 }

@@ -85,7 +85,10 @@ function jsKey(by: GroupBy, frames: readonly Frame[], who: Extract<Attribution, 
   const where = position(frame);
   const name = frame.symbol ?? "(anonymous)";
   const within = name === "(anonymous)" ? enclosing(frames, who.index) : "";
-  return { key: `fn:${name}@${where}${within}`, label: `JS ${name} ${where}${within}` };
+  // The line that allocated, for compiled code (jitdump): shown, not part of the key, so that the
+  // function's interpreted and compiled sites stay one row (the heaviest site's line is shown).
+  const call = frame.callLine === undefined ? "" : ` → line ${frame.callLine}:${frame.callColumn ?? 1}`;
+  return { key: `fn:${name}@${where}${within}`, label: `JS ${name} ${where}${within}${call}` };
 }
 
 function nativeName(frame: Frame): string {
@@ -144,6 +147,9 @@ export function groupSites<T extends GroupableSite>(
   const total = (group: SiteGroup<T>) => group.members.reduce((sum, site) => sum + weight(site), 0);
   const rows = [...groups.values()].map((group) => ({ group, weight: total(group) }));
   rows.sort((a, b) => b.weight - a.weight || a.group.key.localeCompare(b.group.key));
-  for (const { group } of rows) group.members.sort((a, b) => weight(b) - weight(a));
+  for (const { group } of rows) {
+    group.members.sort((a, b) => weight(b) - weight(a));
+    group.label = groupOf(group.members[0], by).label; // named after its heaviest site
+  }
   return rows.map((row) => row.group);
 }

@@ -91,7 +91,8 @@ export function attributionNote(sums: BytesByKind): string[] {
     `By bytes: ${
       share(sums.js, total)
     } under a JS function of yours (rows "JS …": the innermost frame of your code or ` +
-    `its packages; Deno's ext: frames and the profiler's own are skipped; positions are where the function is defined)`,
+    `its packages; Deno's ext: frames and the profiler's own are skipped; \`file:line:col\` is where the function is ` +
+    `defined, \`→ line L:C\` the call that allocated, known for compiled code)`,
   ];
   if (sums.native > 0) lines.push(`  ${share(sums.native, total)} in named native functions with no JS of yours above`);
   lines.push(

@@ -14,6 +14,7 @@ import { ElfFile } from "./elf.ts";
 import { findMapping, type Mapping, readMaps } from "./proc_maps.ts";
 
 export type { Mapping };
+import { type JitDump, jitLineAt } from "./jitdump.ts";
 import { parseJitName, PerfMap } from "./perf_map.ts";
 import { originalPosition } from "./source_map.ts";
 
@@ -33,8 +34,16 @@ export interface Frame {
   file?: string;
   /** Line in `file`, 1-based. */
   line?: number;
-  /** Column in the line, 1-based, when known. */
+  /** Column in the line, 1-based, when known. For JS: where the function is defined. */
   column?: number;
+  /**
+   * For compiled JS (V8's jitdump, `--perf-prof`): the line of the
+   * instruction in this frame — the call that led to the allocation. Not
+   * known for interpreted code, whose frames keep only `line`.
+   */
+  callLine?: number;
+  /** The column of `callLine`. */
+  callColumn?: number;
 }
 
 /** The `module` of frames in V8's generated code (JS functions, builtins, stubs). */
@@ -57,6 +66,8 @@ export interface SymbolizerSource {
   perfMap?: PerfMap;
   /** Where separate debug files are looked for (default `/usr/lib/debug`). */
   debugDirectories?: readonly string[];
+  /** V8's jitdump of the process: JIT names (instead of the perf map) and the lines of compiled code. */
+  jitDump?: JitDump;
 }
 
 /** Symbolizes addresses of one process (default: this one). */
@@ -65,10 +76,13 @@ export class Symbolizer {
   readonly #perfMap: PerfMap;
   readonly #modules = new Map<string, ModuleInfo>();
   readonly #debugDirectories: readonly string[];
+  readonly #jitDump?: JitDump;
 
   constructor(pid: number = Deno.pid, source: SymbolizerSource = {}) {
     this.#maps = source.maps ?? readMaps(pid === Deno.pid ? "self" : pid);
-    this.#perfMap = source.perfMap ?? PerfMap.forProcess(pid);
+    this.#jitDump = source.jitDump;
+    this.#perfMap = source.perfMap ??
+      (source.jitDump !== undefined ? new PerfMap(source.jitDump.entries) : PerfMap.forProcess(pid));
     this.#debugDirectories = source.debugDirectories ?? DEFAULT_DEBUG_DIRECTORIES;
   }
 
@@ -148,6 +162,12 @@ export class Symbolizer {
       if (parsed.file !== undefined && parsed.line !== undefined) {
         const original = originalPosition(parsed.file, parsed.line, parsed.column ?? 1);
         if (original !== undefined) Object.assign(frame, original);
+      }
+      const call = this.#jitDump === undefined ? undefined : jitLineAt(this.#jitDump, jit.start, lookup);
+      if (call !== undefined && parsed.file !== undefined) {
+        const original = originalPosition(parsed.file, call.line, call.column);
+        frame.callLine = original?.line ?? call.line;
+        frame.callColumn = original?.column ?? call.column;
       }
       return frame;
     }

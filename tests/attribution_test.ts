@@ -58,7 +58,7 @@ Deno.test("an npm program's top 10 rows name the packages' functions, with at mo
   for (const row of named) {
     assert.match(
       row.label,
-      /^JS ([\w$.<>]+ npm:\S+:\d+:\d+|\(anonymous\) npm:\S+:\d+:\d+ in \S+|\(top level\) npm:\S+)$/,
+      /^JS ([\w$.<>]+ npm:\S+:\d+:\d+|\(anonymous\) npm:\S+:\d+:\d+ in \S+|\(top level\) npm:\S+)( → line \d+:\d+)?$/,
     );
   }
   assert.match(result.stderr, /By bytes: [\d.]+% under a JS function of yours/);
