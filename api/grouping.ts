@@ -81,13 +81,13 @@ function jsKey(by: GroupBy, frames: readonly Frame[], who: Extract<Attribution, 
     return { key: `file:${file}`, label: `JS ${shortFile(file)}` };
   }
   if (by === "package") return { key: `package:${packageOf(file)}`, label: `JS ${packageOf(file)}` };
-  if (who.topLevel) return { key: `top:${file}`, label: `JS (top level) ${shortFile(file)}` };
-  const where = position(frame);
-  const name = frame.symbol ?? "(anonymous)";
-  const within = name === "(anonymous)" ? enclosing(frames, who.index) : "";
   // The line that allocated, for compiled code (jitdump): shown, not part of the key, so that the
   // function's interpreted and compiled sites stay one row (the heaviest site's line is shown).
   const call = frame.callLine === undefined ? "" : ` → line ${frame.callLine}:${frame.callColumn ?? 1}`;
+  if (who.topLevel) return { key: `top:${file}`, label: `JS (top level) ${shortFile(file)}${call}` };
+  const where = position(frame);
+  const name = frame.symbol ?? "(anonymous)";
+  const within = name === "(anonymous)" ? enclosing(frames, who.index) : "";
   return { key: `fn:${name}@${where}${within}`, label: `JS ${name} ${where}${within}${call}` };
 }
 

@@ -115,3 +115,23 @@ Deno.test({
     }
   },
 });
+
+Deno.test("compiled code shows the line that allocated (V8's jitdump), mapped back to the TypeScript source", async () => {
+  const target = new URL("./support/profile_targets/hot_loop.ts", import.meta.url).pathname;
+  const dir = await Deno.makeTempDir();
+  try {
+    const result = await runDeno([CLI, "-o", `${dir}/out.json`, "--top", "3", target]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, "600000\n");
+    const rows = rowsOf(result.stderr);
+    // makeRows (or the top level it is inlined into) allocates at `new Uint8Array`: line 6, column 17.
+    const allocating = rows.filter((row) =>
+      row.label.endsWith("hot_loop.ts:2:10 → line 6:17") ||
+      row.label.endsWith("hot_loop.ts → line 6:17")
+    );
+    assert.ok(allocating.length > 0, result.stderr);
+    assert.match(rows[0].label, /hot_loop\.ts.* → line 6:17$/, "the top row is the allocating line");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
