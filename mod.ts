@@ -33,7 +33,16 @@
 
 export type { AllocStats, ScopeStats, ThreadScope } from "./types/alloc_stats.ts";
 export { type InstallMode, type InstallOptions, ModAlloc, type SnapshotOptions } from "./api/mod_alloc.ts";
-export type { CallSite, CallSiteOrder, CallSitesOptions, CallSiteTable, Frame } from "./api/call_sites.ts";
+export type {
+  CallSite,
+  CallSiteOrder,
+  CallSitesOptions,
+  CallSiteTable,
+  Frame,
+  GroupBy,
+  RowKind,
+} from "./api/call_sites.ts";
+export type { BytesByKind } from "./api/report.ts";
 export { formatBytes } from "./api/report.ts";
 export {
   type DhatFile,

@@ -14,7 +14,7 @@
  * @module
  */
 
-import { type PerfMapEntry } from "./perf_map.ts";
+import type { PerfMapEntry } from "./perf_map.ts";
 import { lastAtOrBelow } from "./search.ts";
 
 /** One address of compiled code and the script position it came from (1-based). */

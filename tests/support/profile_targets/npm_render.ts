@@ -1,7 +1,9 @@
 // A real program made of npm packages nobody here wrote: renders a large
 // markdown document with markdown-it and round-trips a YAML document with
 // yaml, then prints a digest of the results (the same with or without the
-// profiler).
+// profiler). The packages are imported as a user's script would, pinned to
+// exact versions (not through this package's deno.json, which users import).
+// deno-lint-ignore-file no-import-prefix
 import MarkdownIt from "npm:markdown-it@15.0.3";
 import YAML from "npm:yaml@2.9.1";
 
