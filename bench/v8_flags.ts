@@ -19,7 +19,7 @@ const FLAG_SETS: { name: string; flags: string[] }[] = [
   { name: "--perf-basic-prof", flags: ["--perf-basic-prof", "--logfile=/dev/null"] },
   { name: "--interpreted-frames-native-stack", flags: ["--interpreted-frames-native-stack"] },
   {
-    name: "--perf-basic-prof --interpreted-frames-native-stack (profile's)",
+    name: "--perf-basic-prof --interpreted-frames-native-stack",
     flags: ["--perf-basic-prof", "--interpreted-frames-native-stack", "--logfile=/dev/null"],
   },
   {
@@ -28,7 +28,7 @@ const FLAG_SETS: { name: string; flags: string[] }[] = [
   },
   { name: "--perf-prof (jitdump)", flags: ["--perf-prof", "--logfile=/dev/null"] },
   {
-    name: "--perf-prof --interpreted-frames-native-stack",
+    name: "--perf-prof --interpreted-frames-native-stack (profile's)",
     flags: ["--perf-prof", "--interpreted-frames-native-stack", "--logfile=/dev/null"],
   },
 ];

@@ -3,7 +3,7 @@
 # and when we may (root with apt-get): qemu-user and the aarch64 glibc for
 # the cross-architecture tests, valgrind (which ships DHAT's dh_view.html)
 # and heaptrack for the comparisons, chromium for the viewer and
-# flame-graph tests.
+# flame-graph tests, binutils, gcc and libc6-dbg for the symbol tests.
 # Best effort: a package that cannot be installed leaves its tests to say
 # so, never to pass silently.
 set -uo pipefail
@@ -15,6 +15,11 @@ command -v valgrind >/dev/null || need+=(valgrind)
 command -v heaptrack >/dev/null || need+=(heaptrack)
 command -v chromium >/dev/null || need+=(chromium)
 command -v sqlite3 >/dev/null || need+=(sqlite3)
+# binutils: c++filt (the demangler's oracle), nm, objcopy; libc6-dbg: glibc's
+# separate debug files (build-id lookup); gcc builds the stripped fixture.
+command -v c++filt >/dev/null && command -v objcopy >/dev/null || need+=(binutils)
+command -v gcc >/dev/null || need+=(gcc)
+dpkg -s libc6-dbg >/dev/null 2>&1 || need+=(libc6-dbg)
 [ ${#need[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
