@@ -238,7 +238,7 @@ class Parser {
       if (name.template && !name.noReturn) returnType = typeText(this.type()) + " ";
       if (!withReturnType) returnType = "";
       const params = this.bareFunctionParams();
-      this.templateParams = saved.length > 0 && this.depth > 1 ? saved : this.templateParams;
+      if (this.depth > 1) this.templateParams = saved; // a nested encoding (local name, literal) ends its scope
       return `${returnType}${name.text}(${params})${name.qualifiers}`;
     } finally {
       this.leave();
@@ -540,6 +540,7 @@ class Parser {
     }
     if (top) this.templateParams = args;
     const text = args.map(typeText).filter((arg) => arg !== "").join(", ");
+    if (text.length > OUTPUT_MAX) throw new DemangleError("demangled name too long");
     // c++filt spaces `> >`, except after an empty pack (`<bool>` of `IbJEE`, `<Local<Value>>` of `I…JEE`).
     const emptyPackLast = args.at(-1)?.pack?.length === 0;
     return `<${text}${text.endsWith(">") && !emptyPackLast ? " " : ""}>`;
@@ -661,7 +662,10 @@ class Parser {
   type(): Type {
     this.enter();
     try {
-      return this.typeInner();
+      const type = this.typeInner();
+      // Substitutions let a short name stand for an exponentially long one: bound the text.
+      if (type.left.length + type.right.length > OUTPUT_MAX) throw new DemangleError("demangled name too long");
+      return type;
     } finally {
       this.leave();
     }
@@ -734,13 +738,7 @@ class Parser {
     if (code === "T") {
       const param = this.templateParam();
       this.substitutions.push(param);
-      if (this.peek() === "I") {
-        const args = this.templateArgs(false);
-        const type = plain(`${typeText(param)}${args}`);
-        this.substitutions.push(type);
-        return type;
-      }
-      return param;
+      return this.withTemplateArgs(param);
     }
     if (code === "S") {
       if (this.peek(1) === "t") {
@@ -749,14 +747,7 @@ class Parser {
         this.substitutions.push(type);
         return type;
       }
-      const substitution = this.substitution();
-      if (this.peek() === "I") {
-        const args = this.templateArgs(false);
-        const type = plain(`${typeText(substitution)}${args}`);
-        this.substitutions.push(type);
-        return type;
-      }
-      return substitution;
+      return this.withTemplateArgs(this.substitution());
     }
     if (code === "N" || code === "Z" || /[0-9]/.test(code)) {
       const name = this.name(false);
@@ -765,6 +756,14 @@ class Parser {
       return type;
     }
     throw new DemangleError(`unknown type at ${this.index}`);
+  }
+
+  /** `template` followed by template arguments, if `I` follows (the result is a new substitution), else as it is. */
+  withTemplateArgs(template: Type): Type {
+    if (this.peek() !== "I") return template;
+    const type = plain(`${typeText(template)}${this.templateArgs(false)}`);
+    this.substitutions.push(type);
+    return type;
   }
 
   /** A pointer or reference to `inner`: parenthesised around function and array types. */

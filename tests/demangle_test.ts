@@ -38,8 +38,38 @@ Deno.test("constructors, destructors, templates, substitutions, statics, operato
   for (const [mangled, expected] of CASES) assert.equal(demangleItanium(mangled), expected, mangled);
 });
 
+/** Substitution seq-id of entry `i` (`S_`, `S0_`, `S1_` …). */
+const seqRef = (i: number) => i === 0 ? "S_" : `S${(i - 1).toString(36).toUpperCase()}_`;
+
+/** f<A<int>, A<A<int>, A<int> >, …>: each argument is the previous one twice, so the text doubles per argument. */
+function doubling(count: number): string {
+  let mangled = "_Z1fI1AIiE"; // S_ = f, S0_ = A, S1_ = A<int>
+  for (let k = 0; k < count; k++) mangled += `${seqRef(1)}I${seqRef(2 + k)}${seqRef(2 + k)}E`;
+  return `${mangled}Evv`;
+}
+
+Deno.test("substitutions that double the text are followed, up to a bound", () => {
+  assert.equal(
+    demangleItanium(doubling(2)),
+    "void f<A<int>, A<A<int>, A<int> >, A<A<A<int>, A<int> >, A<A<int>, A<int> > > >()",
+  );
+  assert.equal(demangleItanium(doubling(10))?.length, 24529);
+  assert.equal(demangleItanium(doubling(30)), undefined, "2^30 times the text: refused, not built");
+});
+
 Deno.test("a symbol that is not Itanium, or is malformed, gives undefined instead of a guess", () => {
-  for (const bad of ["malloc", "_Z", "_ZN3foo", "_Z3fooS9_", "_ZN3FooC1", "_Z" + "P".repeat(5000) + "v", "_Z1fT_"]) {
+  for (
+    const bad of [
+      "malloc",
+      "_Z",
+      "_ZN3foo",
+      "_Z3fooS9_",
+      "_ZN3FooC1",
+      "_Z" + "P".repeat(5000) + "v",
+      "_Z1fT_",
+      doubling,
+    ]
+  ) {
     assert.equal(demangleItanium(bad), undefined, bad);
   }
 });
