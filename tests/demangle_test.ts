@@ -58,18 +58,7 @@ Deno.test("substitutions that double the text are followed, up to a bound", () =
 });
 
 Deno.test("a symbol that is not Itanium, or is malformed, gives undefined instead of a guess", () => {
-  for (
-    const bad of [
-      "malloc",
-      "_Z",
-      "_ZN3foo",
-      "_Z3fooS9_",
-      "_ZN3FooC1",
-      "_Z" + "P".repeat(5000) + "v",
-      "_Z1fT_",
-      doubling,
-    ]
-  ) {
+  for (const bad of ["malloc", "_Z", "_ZN3foo", "_Z3fooS9_", "_ZN3FooC1", "_Z" + "P".repeat(5000) + "v", "_Z1fT_"]) {
     assert.equal(demangleItanium(bad), undefined, bad);
   }
 });
