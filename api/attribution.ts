@@ -74,24 +74,30 @@ function innermostUserFrame(frames: readonly Frame[]): { frame: Frame; index: nu
 
 /**
  * Module top level code, labelled the same whether V8 named it `Script:`
- * (our "(top level)") or, as it does for a module's body (a resumable
- * function, run through `GeneratorPrototypeNext` before and after each
- * top-level `await`) or a CommonJS module's wrapper at 1:1, an anonymous
- * function no JS function of the user's calls.
+ * (our "(top level)") or, as it does for a module's body, an anonymous
+ * function: run through `GeneratorPrototypeNext`/`AsyncModuleEvaluate`
+ * before a top-level `await`, resumed from a microtask at 1:1 after it. A
+ * CommonJS module's body is Deno's wrapper function at 1:1, run by
+ * node:module's `require`. No JS function of the user's calls any of them
+ * directly.
  */
 function isTopLevel(frames: readonly Frame[], index: number): boolean {
   const frame = frames[index];
   if (frame.symbol === "(top level)") return true;
   if (frame.symbol !== "(anonymous)") return false;
   const outer = frames.slice(index + 1);
-  const userCaller = outer.some((caller) =>
-    caller.kind === "js" && !isRuntimeScript(caller) && !isProfilerFrame(caller)
-  );
-  // A CommonJS module's body: Deno's wrapper function at 1:1, run by node:module's require.
+  const atStart = frame.line === 1 && frame.column === 1;
   const caller = outer.find((candidate) => candidate.kind === "js");
-  if (frame.line === 1 && frame.column === 1 && caller !== undefined && isRuntimeScript(caller)) return true;
-  return !userCaller && outer.some((candidate) => candidate.symbol === "Builtin:GeneratorPrototypeNext");
+  if (atStart && caller !== undefined && isRuntimeScript(caller)) return true;
+  const userCaller = outer.some((candidate) =>
+    candidate.kind === "js" && !isRuntimeScript(candidate) && !isProfilerFrame(candidate)
+  );
+  if (userCaller) return false;
+  return atStart || outer.some((candidate) => MODULE_EVALUATION.has(candidate.symbol ?? ""));
 }
+
+/** V8 builtins that run a module's body. */
+const MODULE_EVALUATION = new Set(["Builtin:GeneratorPrototypeNext", "Builtin:AsyncModuleEvaluate"]);
 
 /**
  * Whose allocation this stack is.

@@ -135,3 +135,19 @@ Deno.test("compiled code shows the line that allocated (V8's jitdump), mapped ba
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("module top level is one row before and after a top-level await", async () => {
+  const target = new URL("./support/profile_targets/top_level_await.ts", import.meta.url).pathname;
+  const dir = await Deno.makeTempDir();
+  try {
+    const result = await runDeno([CLI, "-o", `${dir}/out.json`, "--top", "20", target]);
+    assert.equal(result.code, 0, result.stderr);
+    const own = rowsOf(result.stderr).filter((row) => /top_level_await\.ts($|:1:| →)/.test(row.label));
+    assert.equal(own.length, 1, own.map((row) => row.label).join("\n"));
+    assert.match(own[0].label, /^JS \(top level\) file:\/\/\/\S+top_level_await\.ts( → line \d+:\d+)?$/);
+    // 128 blocks of 64 KiB: both halves are in the row (V8 adds a little of its own).
+    assert.match(own[0].bytes, /^([89]|1\d)\.\d MiB$/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
