@@ -62,6 +62,7 @@ Deno.test("an npm program's top 10 rows name the packages' functions, with at mo
     );
   }
   assert.match(result.stderr, /By bytes: [\d.]+% under a JS function of yours/);
+  assert.doesNotMatch(result.stderr, /did not fit the site table/, "profile's defaults hold the program's sites");
   assert.match(result.stderr, /[\d.]+% the runtime's own work, no JS of yours on the stack/);
 });
 
