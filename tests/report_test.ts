@@ -1,7 +1,7 @@
 // Reports: a full site table is announced once on stderr, with the
 // variable that raises it; grouping of call sites in process.
 import assert from "node:assert/strict";
-import { LIBRARY_PATH, runDeno, supportScript } from "./support/child.ts";
+import { lastJson, LIBRARY_PATH, runDeno, supportScript } from "./support/child.ts";
 import { hasCommand } from "./support/tools.ts";
 
 Deno.test("a full site table is announced once on stderr, naming MOD_ALLOC_BUCKETS", async () => {
@@ -63,4 +63,41 @@ Deno.test({
       await Deno.remove(dir, { recursive: true });
     }
   },
+});
+
+interface Row {
+  label: string;
+  kind: string;
+  siteCount: number;
+  totalBytes: number;
+  allocCount: number;
+}
+
+Deno.test("callSites({ groupBy: 'function' }) merges a JS function's stacks into one row with the same totals", async () => {
+  const result = await runDeno([
+    "--v8-flags=--perf-basic-prof,--interpreted-frames-native-stack,--logfile=/dev/null",
+    supportScript("grouping_child.ts"),
+  ]);
+  assert.equal(result.code, 0, result.stderr);
+  const out = lastJson<{ stack: Row[]; function: Row[]; file: Row[]; package: Row[]; report: string }>(result);
+  assert.ok(out.stack.length > 1, `${out.stack.length} stacks for one function`);
+  assert.equal(out.function.length, 1, JSON.stringify(out.function));
+  const [row] = out.function;
+  const sum = (rows: Row[], field: "totalBytes" | "allocCount" | "siteCount") =>
+    rows.reduce((total, site) => total + site[field], 0);
+  assert.equal(row.kind, "js");
+  assert.equal(row.siteCount, out.stack.length);
+  assert.equal(row.totalBytes, sum(out.stack, "totalBytes"));
+  assert.equal(row.allocCount, sum(out.stack, "allocCount"));
+  // Not all 20,000: once compiled, V8 inlines it into its callers, whose rows then hold the rest.
+  assert.ok(row.allocCount >= 1000, `${row.allocCount} allocations`);
+  assert.match(row.label, /^JS groupingChildAllocator file:\/\/\/\S+grouping_child\.ts:\d+:\d+$/);
+  // The file and package rows hold at least the function's bytes; the report groups by function.
+  assert.equal(out.file.length, 1);
+  assert.ok(out.file[0].totalBytes >= row.totalBytes);
+  // Read later (reading allocates, at the file's top level): at least as much, one row for the file.
+  assert.equal(out.package.length, 1);
+  assert.ok(out.package[0].totalBytes >= out.file[0].totalBytes);
+  assert.match(out.report, /JS groupingChildAllocator /);
+  assert.match(out.report, /By bytes: [\d.]+% under a JS function of yours/);
 });
