@@ -22,6 +22,12 @@ import {
 } from "./attribution.ts";
 import { FLAME_GRAPH_SCRIPT, FLAME_GRAPH_STYLE } from "./flamegraph_page.ts";
 
+/** The views of the page: all frames or your JS only, upright or inverted. */
+export type FlameGraphView = "all" | "js" | "inverted" | "js-inverted";
+
+/** The views, for option checking. */
+export const FLAME_GRAPH_VIEWS: readonly FlameGraphView[] = ["all", "js", "inverted", "js-inverted"];
+
 /** A stack (outermost frame first), its weight in bytes and its allocations. */
 export interface WeightedStack {
   frames: Frame[];
@@ -138,9 +144,12 @@ function escapeHtml(text: string): string {
  *
  * @param stacks The stacks, outermost frame first.
  * @param title The page's heading.
+ * @param view The view the page opens with (the reader can switch).
  * @returns The page: inline style, data and script; it fetches nothing.
  */
-export function flameGraphHtml(stacks: WeightedStack[], title: string): string {
+export function flameGraphHtml(stacks: WeightedStack[], title: string, view: FlameGraphView = "all"): string {
+  const jsView = view.startsWith("js");
+  const invertedView = view.endsWith("inverted");
   const names = new Map<string, number>();
   const views: Record<string, PackedNode> = {};
   for (const jsOnly of [false, true]) {
@@ -160,9 +169,13 @@ export function flameGraphHtml(stacks: WeightedStack[], title: string): string {
 <style>${FLAME_GRAPH_STYLE}</style></head>
 <body><h2>${escapeHtml(title)}</h2>
 <form id="controls">
-<label><input type="radio" name="frames" value="all" id="view-all" checked> all frames</label>
-<label><input type="radio" name="frames" value="js" id="view-js"> your JS only (native and Deno's own frames folded into their caller)</label>
-<label><input type="checkbox" id="view-inverted"> inverted (allocating functions at the root)</label>
+<label><input type="radio" name="frames" value="all" id="view-all"${jsView ? "" : " checked"}> all frames</label>
+<label><input type="radio" name="frames" value="js" id="view-js"${
+    jsView ? " checked" : ""
+  }> your JS only (native and Deno's own frames folded into their caller)</label>
+<label><input type="checkbox" id="view-inverted"${
+    invertedView ? " checked" : ""
+  }> inverted (allocating functions at the root)</label>
 <input type="search" id="search" placeholder="search frames (e.g. a package name)" size="36">
 <button type="button" id="reset">reset zoom</button>
 </form>

@@ -98,6 +98,7 @@ export const FLAME_GRAPH_SCRIPT = `"use strict";
   document.getElementById("reset").addEventListener("click", () => { zoomPath = []; draw(); });
   const params = new URLSearchParams(location.hash.slice(1));
   if (params.get("view") === "js") document.getElementById("view-js").checked = true;
+  if (params.get("view") === "all") document.getElementById("view-all").checked = true;
   if (params.get("inverted") === "1") document.getElementById("view-inverted").checked = true;
   if (params.has("search")) search.value = params.get("search");
   // #zoom=<start of a base box's name>, e.g. #view=js&zoom=code (the stacks with JS of yours).

@@ -77,6 +77,9 @@ Deno.test("--group-by package makes each npm package one row; --group-by stack k
   const bad = await runDeno([CLI, "--group-by", "colour", PROGRAM]);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--group-by must be one of function, file, package, native, stack; got "colour"/);
+  const badView = await runDeno([CLI, "--flamegraph-view", "sideways", PROGRAM]);
+  assert.equal(badView.code, 2);
+  assert.match(badView.stderr, /--flamegraph-view must be one of all, js, inverted, js-inverted; got "sideways"/);
 });
 
 Deno.test({
@@ -85,13 +88,20 @@ Deno.test({
   async fn() {
     const dir = await Deno.makeTempDir();
     try {
-      const result = await runDeno([CLI, "-o", `${dir}/out.json`, "--flamegraph", `${dir}/fg.html`, "-A", PROGRAM]);
+      const files = ["-o", `${dir}/out.json`, "--flamegraph", `${dir}/fg.html`, "--flamegraph-view", "js"];
+      const result = await runDeno([CLI, ...files, "-A", PROGRAM]);
       assert.equal(result.code, 0, result.stderr);
       const page = `file://${dir}/fg.html`;
       const upright = await renderedDom(page);
       for (const id of ["view-all", "view-js", "view-inverted", "search"]) {
         assert.match(upright, new RegExp(`id="${id}"`));
       }
+      // --flamegraph-view js: the page opens on your JS only, where no native frame has a box.
+      assert.match(upright, /id="view-js" checked/);
+      const boxes = (dom: string) => [...dom.matchAll(/data-name="([^"]*)"/g)].map((match) => match[1]);
+      assert.ok(!boxes(upright).some((name) => /\+0x|^Builtin:|^start_thread/.test(name)), "no native box");
+      const all = boxes(await renderedDom(`${page}#view=all`));
+      assert.ok(all.some((name) => /^start_thread /.test(name)), "all frames: walks reach glibc's start_thread");
       assert.match(
         upright,
         /<g class="frame" data-name="JS render npm:markdown-it@15\.0\.3\/dist\/markdown-it\.mjs:\d+:\d+">/,
@@ -101,8 +111,8 @@ Deno.test({
         /<title>JS render npm:markdown-it@15\.0\.3\S+\n[\d.]+ \w+ in \d+ blocks, [\d.]+% of all bytes<\/title>/,
       );
       // Your JS only, inverted: the root's children are the allocating JS functions, no native frame among them.
-      const inverted = await renderedDom(`${page}#view=js&inverted=1&search=npm:yaml@2.9.1`);
-      const names = [...inverted.matchAll(/data-name="([^"]*)"/g)].map((match) => match[1]);
+      const inverted = await renderedDom(`${page}#inverted=1&search=npm:yaml@2.9.1`);
+      const names = boxes(inverted);
       assert.ok(names.some((name) => name.startsWith("JS ") && name.includes("npm:yaml@2.9.1")), "a yaml function box");
       assert.ok(names.every((name) => name.startsWith("JS ") || !/\+0x|^Builtin:/.test(name)), "no native frame");
       assert.match(inverted, /<g class="frame match" data-name="JS [^"]*npm:yaml@2\.9\.1/);
