@@ -80,8 +80,11 @@ function innermostUserFrame(frames: readonly Frame[]): { frame: Frame; index: nu
  * CommonJS module's body is Deno's wrapper function at 1:1, run by
  * node:module's `require`. No JS function of the user's calls any of them
  * directly.
+ *
+ * @param frames The stack, innermost first.
+ * @param index The JS frame asked about.
  */
-function isTopLevel(frames: readonly Frame[], index: number): boolean {
+export function isTopLevel(frames: readonly Frame[], index: number): boolean {
   const frame = frames[index];
   if (frame.symbol === "(top level)") return true;
   if (frame.symbol !== "(anonymous)") return false;

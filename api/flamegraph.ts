@@ -17,6 +17,7 @@ import {
   describeFrame,
   isProfilerFrame,
   isRuntimeScript,
+  isTopLevel,
   shortFile,
   threadKindLabel,
 } from "./attribution.ts";
@@ -77,8 +78,16 @@ type Path = { name: string; js: boolean }[];
 function pathsOf(stack: WeightedStack, jsOnly: boolean, inverted: boolean): Path {
   const innermostFirst = [...stack.frames].reverse();
   const root = attributionRoot(innermostFirst, stack.threadName);
-  const kept = jsOnly ? stack.frames.filter(isUserJs) : stack.frames;
-  const names = kept.map((frame) => ({ name: frameName(frame), js: frame.kind === "js" }));
+  // Module top level has one name, whichever function V8 ran it as (see `isTopLevel`).
+  const count = innermostFirst.length;
+  const names = stack.frames.map((frame, i) => ({
+    frame,
+    name: frame.kind === "js" && isTopLevel(innermostFirst, count - 1 - i)
+      ? `JS (top level) ${shortFile(frame.file ?? "?")}`
+      : frameName(frame),
+  }))
+    .filter(({ frame }) => !jsOnly || isUserJs(frame))
+    .map(({ frame, name }) => ({ name, js: frame.kind === "js" }));
   return [root, ...(inverted ? names.reverse() : names)];
 }
 
