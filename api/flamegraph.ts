@@ -22,6 +22,7 @@ import {
   threadKindLabel,
 } from "./attribution.ts";
 import { FLAME_GRAPH_SCRIPT, FLAME_GRAPH_STYLE } from "./flamegraph_page.ts";
+import { position } from "./grouping.ts";
 
 /** The views of the page: all frames or your JS only, upright or inverted. */
 export type FlameGraphView = "all" | "js" | "inverted" | "js-inverted";
@@ -42,12 +43,8 @@ export interface WeightedStack {
 /** A frame's name in a flame graph: `JS name npm:pkg@v/file:line:col`, else the native description. */
 function frameName(frame: Frame): string {
   if (frame.kind !== "js") return describeFrame(frame).replaceAll(";", ",");
-  const where = frame.file === undefined
-    ? ""
-    : ` ${shortFile(frame.file)}${frame.line === undefined ? "" : `:${frame.line}`}${
-      frame.line === undefined || frame.column === undefined ? "" : `:${frame.column}`
-    }`;
-  return `JS ${frame.symbol ?? "(anonymous)"}${where}`.replaceAll(";", ",");
+  const where = position(frame);
+  return `JS ${frame.symbol ?? "(anonymous)"}${where === "" ? "" : ` ${where}`}`.replaceAll(";", ",");
 }
 
 /** `frame;frame;frame bytes` lines, outermost frame first. */

@@ -14,6 +14,7 @@ import {
   type Attribution,
   describeFrame,
   firstNamedNative,
+  isRuntimeScript,
   packageOf,
   shortFile,
   threadKindLabel,
@@ -68,8 +69,7 @@ export function position(frame: Frame): string {
 /** `in caller` for an anonymous function: its first named user caller. */
 function enclosing(frames: readonly Frame[], index: number): string {
   const named = frames.slice(index + 1).find((frame) =>
-    frame.kind === "js" && frame.symbol !== "(anonymous)" && frame.symbol !== "(top level)" &&
-    !/^(ext|node):/.test(frame.file ?? "")
+    frame.kind === "js" && frame.symbol !== "(anonymous)" && frame.symbol !== "(top level)" && !isRuntimeScript(frame)
   );
   return named === undefined ? "" : ` in ${named.symbol}`;
 }
