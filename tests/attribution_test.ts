@@ -27,10 +27,11 @@ function rowsOf(stderr: string): Row[] {
 
 const BARE_ADDRESS = /\+0x[0-9a-f]+|\b0x[0-9a-f]{6,}\b/;
 
-async function profileProgram(args: string[]) {
+/** Runs `profile` on a target (default: the npm program), its DHAT file in a temporary directory. */
+async function profileProgram(args: string[], target = PROGRAM) {
   const dir = await Deno.makeTempDir();
   try {
-    return await runDeno([CLI, "-o", `${dir}/out.json`, "-A", ...args, PROGRAM]);
+    return await runDeno([CLI, "-o", `${dir}/out.json`, "-A", ...args, target]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -129,36 +130,26 @@ Deno.test({
 
 Deno.test("compiled code shows the line that allocated (V8's jitdump), mapped back to the TypeScript source", async () => {
   const target = new URL("./support/profile_targets/hot_loop.ts", import.meta.url).pathname;
-  const dir = await Deno.makeTempDir();
-  try {
-    const result = await runDeno([CLI, "-o", `${dir}/out.json`, "--top", "3", target]);
-    assert.equal(result.code, 0, result.stderr);
-    assert.equal(result.stdout, "600000\n");
-    const rows = rowsOf(result.stderr);
-    // makeRows (or the top level it is inlined into) allocates at `new Uint8Array`: line 6, column 17.
-    const allocating = rows.filter((row) =>
-      row.label.endsWith("hot_loop.ts:2:10 → line 6:17") ||
-      row.label.endsWith("hot_loop.ts → line 6:17")
-    );
-    assert.ok(allocating.length > 0, result.stderr);
-    assert.match(rows[0].label, /hot_loop\.ts.* → line 6:17$/, "the top row is the allocating line");
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  const result = await profileProgram(["--top", "3"], target);
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(result.stdout, "600000\n");
+  const rows = rowsOf(result.stderr);
+  // makeRows (or the top level it is inlined into) allocates at `new Uint8Array`: line 6, column 17.
+  const allocating = rows.filter((row) =>
+    row.label.endsWith("hot_loop.ts:2:10 → line 6:17") ||
+    row.label.endsWith("hot_loop.ts → line 6:17")
+  );
+  assert.ok(allocating.length > 0, result.stderr);
+  assert.match(rows[0].label, /hot_loop\.ts.* → line 6:17$/, "the top row is the allocating line");
 });
 
 Deno.test("module top level is one row before and after a top-level await", async () => {
   const target = new URL("./support/profile_targets/top_level_await.ts", import.meta.url).pathname;
-  const dir = await Deno.makeTempDir();
-  try {
-    const result = await runDeno([CLI, "-o", `${dir}/out.json`, "--top", "20", target]);
-    assert.equal(result.code, 0, result.stderr);
-    const own = rowsOf(result.stderr).filter((row) => /top_level_await\.ts($|:1:| →)/.test(row.label));
-    assert.equal(own.length, 1, own.map((row) => row.label).join("\n"));
-    assert.match(own[0].label, /^JS \(top level\) file:\/\/\/\S+top_level_await\.ts( → line \d+:\d+)?$/);
-    // 128 blocks of 64 KiB: both halves are in the row (V8 adds a little of its own).
-    assert.match(own[0].bytes, /^([89]|1\d)\.\d MiB$/);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  const result = await profileProgram(["--top", "20"], target);
+  assert.equal(result.code, 0, result.stderr);
+  const own = rowsOf(result.stderr).filter((row) => /top_level_await\.ts($|:1:| →)/.test(row.label));
+  assert.equal(own.length, 1, own.map((row) => row.label).join("\n"));
+  assert.match(own[0].label, /^JS \(top level\) file:\/\/\/\S+top_level_await\.ts( → line \d+:\d+)?$/);
+  // 128 blocks of 64 KiB: both halves are in the row (V8 adds a little of its own).
+  assert.match(own[0].bytes, /^([89]|1\d)\.\d MiB$/);
 });
