@@ -175,6 +175,8 @@ class Parser {
   depth = 0;
   substitutions: Type[] = [];
   templateParams: Type[] = [];
+  /** True while reading a lambda's signature. */
+  inLambda = false;
   constructor(readonly text: string) {}
 
   peek(offset = 0): string {
@@ -480,7 +482,15 @@ class Parser {
     }
     if (this.eat("Ul")) {
       const params: string[] = [];
-      while (!this.eat("E")) params.push(typeText(this.type()));
+      // A generic lambda's parameters refer to its own `auto` template parameters (`T_` is `auto:1`).
+      const outerParams = this.templateParams;
+      this.inLambda = true;
+      try {
+        while (!this.eat("E")) params.push(typeText(this.type()));
+      } finally {
+        this.inLambda = false;
+        this.templateParams = outerParams;
+      }
       const id = this.peek() === "_" ? (this.index++, 1) : this.number() + 2;
       if (id !== 1) this.expect("_");
       const list = params.length === 1 && params[0] === "void" ? "" : params.join(", ");
@@ -647,6 +657,7 @@ class Parser {
   templateParam(): Type {
     this.expect("T");
     const id = this.seqId();
+    if (this.inLambda) return plain(`auto:${id + 1}`);
     const param = this.templateParams[id];
     if (param === undefined) throw new DemangleError(`template parameter ${id} undefined`);
     return param;
