@@ -1,6 +1,6 @@
 /**
  * The environment of the profiled program: the library preloaded, call
- * sites on, raw reports and V8's perf maps in a private directory of this
+ * sites on, raw reports and V8's jitdumps in a private directory of this
  * run (created 0700, so no other user can plant files there), the report
  * written on Ctrl-C/SIGTERM/SIGHUP, and the library's variables kept for
  * children only with `--follow-children`.
@@ -87,10 +87,12 @@ export function childEnvironment(settings: ChildSettings, scratch: string, libra
   if (settings.js) {
     // DENO_V8_FLAGS reaches deno however it is started (deno test, deno
     // task's children) and adds to any --v8-flags of the command line.
-    // --logfile: --perf-basic-prof also opens V8's log, by default a file
-    // in the working directory.
-    const ours =
-      `--perf-basic-prof,--perf-basic-prof-path=${scratch},--interpreted-frames-native-stack,--logfile=/dev/null`;
+    // --perf-prof: V8's jitdump (jit-<pid>.dump) names JIT code and gives
+    // the line of each instruction of compiled code; it costs as many
+    // allocations as --perf-basic-prof (bench/v8_flags.ts). --logfile: the
+    // code logger also opens V8's log, by default a file in the working
+    // directory.
+    const ours = `--perf-prof,--perf-prof-path=${scratch},--interpreted-frames-native-stack,--logfile=/dev/null`;
     const user = Deno.env.get("DENO_V8_FLAGS");
     env.DENO_V8_FLAGS = user ? `${user},${ours}` : ours;
   }

@@ -14,12 +14,18 @@ import { FORMAT_OPTIONS, type FormatOutputs, formatPaths, withCheckedPaths, writ
 import { type OptionSpec, parseOptions, UsageError } from "./options.ts";
 import { checkReportOutputs } from "./paths.ts";
 import { printWritten, summary, writeFlameGraph } from "./summary.ts";
-import { FLAMEGRAPH_OPTION, HELP_OPTION, outputOption, TOP_OPTION } from "./shared_options.ts";
+import {
+  HELP_OPTION,
+  outputOption,
+  REPORT_SHAPE_DEFAULTS,
+  REPORT_SHAPE_OPTIONS,
+  type ReportShape,
+} from "./shared_options.ts";
 
 /** The report command's options. */
 export const REPORT_OPTIONS: readonly OptionSpec[] = [
   outputOption("named DHAT file to write (default dhat-heap.json; may be the input)"),
-  FLAMEGRAPH_OPTION,
+  ...REPORT_SHAPE_OPTIONS,
   {
     names: ["--perf-map"],
     key: "perfMap",
@@ -42,27 +48,24 @@ export const REPORT_OPTIONS: readonly OptionSpec[] = [
     placeholder: "limit",
     help: "with --diff: exit 1 when total or peak bytes grew by more than <limit> (bytes, 64KiB, 5%)",
   },
-  TOP_OPTION,
   HELP_OPTION,
 ];
 
 /** Settings of the report command. */
-export interface ReportSettings extends FormatOutputs {
+export interface ReportSettings extends FormatOutputs, ReportShape {
   input: string;
   /** The DHAT file to write; absent with --diff and no -o (nothing is rewritten). */
   output?: string;
   diff?: string;
   failOnGrowth?: string;
-  flamegraph?: string;
   perfMap?: string;
-  top: number;
   help?: boolean;
 }
 
 /** Parses `report`'s arguments (after the word `report`). */
 export function parseReportArgs(args: string[]): ReportSettings {
   const parsed = parseOptions(args, REPORT_OPTIONS);
-  if (parsed.values.help) return { input: "", output: "", top: 0, help: true };
+  if (parsed.values.help) return { ...REPORT_SHAPE_DEFAULTS, input: "", output: "", help: true };
   if (parsed.unknown.length > 0) throw new UsageError(`unknown option ${parsed.unknown[0]}.`);
   const rest = args.slice(parsed.rest);
   if (rest.length !== 1) throw new UsageError(`report takes one file; got ${rest.length}.`);
@@ -77,7 +80,7 @@ export function parseReportArgs(args: string[]): ReportSettings {
     }
   }
   const output = values.diff === undefined ? "dhat-heap.json" : undefined;
-  return { output, top: 10, ...values, input: rest[0] } as ReportSettings;
+  return { ...REPORT_SHAPE_DEFAULTS, output, ...values, input: rest[0] } as ReportSettings;
 }
 
 /** `report --diff base new`: the comparison, and the verdict against --fail-on-growth. */
@@ -106,11 +109,13 @@ export function reportMain(settings: ReportSettings): number {
     ? symbolizeDhat(readDhatFile(settings.input))
     : nameDhatFile(settings.input, output, { perfMap: settings.perfMap });
   const { data, sites } = named;
-  if (flamegraph !== undefined) writeFlameGraph(flamegraph, sites, `Allocated bytes: ${data.cmd.slice(0, 120)}`);
+  if (flamegraph !== undefined) {
+    writeFlameGraph(flamegraph, sites, `Allocated bytes: ${data.cmd.slice(0, 120)}`, settings.flamegraphView);
+  }
   writeFormats(withCheckedPaths(settings, formats), data, sites);
   if (settings.diff !== undefined) return diffMain({ ...settings, diff: settings.diff }, named);
   const title = `report of ${data.cmd.slice(0, 120)} (pid ${data.pid})`;
-  console.error(summary(title, data, sites, settings.top));
+  console.error(summary(title, data, sites, settings.top, settings.groupBy));
   printWritten(output, flamegraph);
   return 0;
 }

@@ -5,6 +5,8 @@
  * @module
  */
 
+import { FLAME_GRAPH_VIEWS, type FlameGraphView } from "../api/flamegraph.ts";
+import { GROUP_BYS, type GroupBy } from "../api/grouping.ts";
 import type { OptionSpec } from "./options.ts";
 
 /** `-o/--output <file>`, with the command's own help text. */
@@ -29,8 +31,52 @@ export const TOP_OPTION: OptionSpec = {
   placeholder: "n",
   min: 0,
   max: 10_000,
-  help: "sites in the summary (default 10)",
+  help: "rows in the summary (default 10)",
+};
+
+/** `--group-by <how>`: the summary's rows (api/grouping.ts). */
+export const GROUP_BY_OPTION: OptionSpec = {
+  names: ["--group-by"],
+  key: "groupBy",
+  kind: "choice",
+  placeholder: "how",
+  choices: [...GROUP_BYS],
+  help: "rows by the innermost JS function of your code (function, the default), its file, " +
+    "its package, the first named native function, or stack (each distinct stack a row)",
+};
+
+/** `--flamegraph-view <view>`: the view the flame graph page opens with. */
+export const FLAMEGRAPH_VIEW_OPTION: OptionSpec = {
+  names: ["--flamegraph-view"],
+  key: "flamegraphView",
+  kind: "choice",
+  placeholder: "view",
+  choices: [...FLAME_GRAPH_VIEWS],
+  help: "the view the flame graph opens with: js (your JS only, the default), all, inverted, js-inverted",
 };
 
 /** `-h/--help`. */
 export const HELP_OPTION: OptionSpec = { names: ["-h", "--help"], key: "help", kind: "flag", help: "this text" };
+
+/** What shapes a report's outputs: the summary's rows and the flame graph. */
+export interface ReportShape {
+  top: number;
+  groupBy: GroupBy;
+  flamegraph?: string;
+  flamegraphView: FlameGraphView;
+}
+
+/** The options of {@linkcode ReportShape}, which both commands take. */
+export const REPORT_SHAPE_OPTIONS: readonly OptionSpec[] = [
+  TOP_OPTION,
+  GROUP_BY_OPTION,
+  FLAMEGRAPH_OPTION,
+  FLAMEGRAPH_VIEW_OPTION,
+];
+
+/** Their defaults: rows by function, the flame graph on your JS. */
+export const REPORT_SHAPE_DEFAULTS: Omit<ReportShape, "flamegraph"> = {
+  top: 10,
+  groupBy: "function",
+  flamegraphView: "js",
+};

@@ -1,17 +1,19 @@
 /**
- * The summary the commands print on stderr: totals and the top sites by
- * bytes, with a hint when the site table overflowed.
+ * The summary the commands print on stderr: totals and the top rows by
+ * bytes (sites grouped as `--group-by` says, api/grouping.ts), what the
+ * kinds of row hold, and a hint when the site table overflowed.
  *
  * @module
  */
 
 import type { DhatFile, DhatSite } from "../api/dhat.ts";
-import { formatBytes } from "../api/report.ts";
-import { collapsedStacks, flameGraphHtml } from "../api/flamegraph.ts";
+import { formatBytes, formatTopRows } from "../api/report.ts";
+import { collapsedStacks, flameGraphHtml, type FlameGraphView } from "../api/flamegraph.ts";
+import type { GroupBy } from "../api/grouping.ts";
 import { writeFileSafely } from "../api/safe_file.ts";
 
 /** The summary of one profile. */
-export function summary(title: string, data: DhatFile, sites: DhatSite[], top: number): string {
+export function summary(title: string, data: DhatFile, sites: DhatSite[], top: number, groupBy: GroupBy): string {
   const totals = data.modAlloc;
   const lines = [`mod-alloc: ${title}`];
   if (totals !== undefined) {
@@ -21,17 +23,8 @@ export function summary(title: string, data: DhatFile, sites: DhatSite[], top: n
       `  at end ${formatBytes(totals.endBytes)} in ${totals.endBlocks} blocks`,
     );
   }
-  const ranked = [...sites].sort((a, b) => b.pp.tb - a.pp.tb).slice(0, top);
-  if (ranked.length > 0) {
-    lines.push(`  top ${ranked.length} sites by bytes:`);
-    ranked.forEach((site, i) => {
-      lines.push(
-        `  ${String(i + 1).padStart(3)}. ${formatBytes(site.pp.tb).padStart(10)} ${
-          String(site.pp.tbk).padStart(7)
-        } allocs  ${site.label}`,
-      );
-    });
-  }
+  const counted = sites.map((site) => ({ ...site, totalBytes: site.pp.tb, allocCount: site.pp.tbk }));
+  lines.push(...formatTopRows(counted, groupBy, top));
   const overflow = sites.find((site) => site.label.startsWith("[mod-alloc overflow"));
   if (overflow !== undefined) {
     lines.push(`  ${overflow.pp.tbk} allocations did not fit the site table: raise --buckets.`);
@@ -40,9 +33,9 @@ export function summary(title: string, data: DhatFile, sites: DhatSite[], top: n
 }
 
 /** Writes the flame graph (HTML) and its collapsed stacks (`<path>.folded`). */
-export function writeFlameGraph(path: string, sites: DhatSite[], title: string): void {
-  const stacks = sites.map((site) => ({ frames: [...site.frames].reverse(), bytes: site.pp.tb }));
-  writeFileSafely(path, flameGraphHtml(stacks, title));
+export function writeFlameGraph(path: string, sites: DhatSite[], title: string, view: FlameGraphView): void {
+  const stacks = sites.map((site) => ({ frames: [...site.frames].reverse(), bytes: site.pp.tb, blocks: site.pp.tbk }));
+  writeFileSafely(path, flameGraphHtml(stacks, title, view));
   writeFileSafely(`${path}.folded`, collapsedStacks(stacks));
 }
 

@@ -77,10 +77,10 @@ Deno.test("--group-by package makes each npm package one row; --group-by stack k
   assert.match(byStack.stderr, /top 5 sites, by bytes:/);
   const bad = await runDeno([CLI, "--group-by", "colour", PROGRAM]);
   assert.equal(bad.code, 2);
-  assert.match(bad.stderr, /--group-by must be one of function, file, package, native, stack; got "colour"/);
+  assert.match(bad.stderr, /--group-by is one of function, file, package, native, stack; got "colour"/);
   const badView = await runDeno([CLI, "--flamegraph-view", "sideways", PROGRAM]);
   assert.equal(badView.code, 2);
-  assert.match(badView.stderr, /--flamegraph-view must be one of all, js, inverted, js-inverted; got "sideways"/);
+  assert.match(badView.stderr, /--flamegraph-view is one of all, js, inverted, js-inverted; got "sideways"/);
 });
 
 Deno.test({
