@@ -91,9 +91,15 @@ function jsKey(by: GroupBy, frames: readonly Frame[], who: Extract<Attribution, 
   return { key: `fn:${name}@${where}${within}`, label: `JS ${name} ${where}${within}${call}` };
 }
 
+/**
+ * A native function as a row names it: its symbol and source file (DWARF),
+ * else its module; the same whether the frame was named now or read back
+ * from a named DHAT file (which keeps the file, not the module).
+ */
 function nativeName(frame: Frame): string {
   const module = frame.module === undefined ? "?" : frame.module.slice(frame.module.lastIndexOf("/") + 1);
-  return frame.symbol === undefined ? `${module} (no symbols)` : `${frame.symbol} (${module})`;
+  if (frame.symbol === undefined) return `${module} (no symbols)`;
+  return `${frame.symbol} (${frame.file ?? module})`;
 }
 
 /** The row a site belongs to under `by`. */

@@ -87,20 +87,23 @@ function share(part: number, total: number): string {
  */
 export function attributionNote(sums: BytesByKind): string[] {
   const total = sums.js + sums.native + sums.runtime + sums.overflow;
-  const lines = [
-    `By bytes: ${
-      share(sums.js, total)
-    } under a JS function of yours (rows "JS …": the innermost frame of your code or ` +
-    `its packages; Deno's ext: frames and the profiler's own are skipped; \`file:line:col\` is where the function is ` +
-    `defined, \`→ line L:C\` the call that allocated, known for compiled code)`,
-  ];
-  if (sums.native > 0) lines.push(`  ${share(sums.native, total)} in named native functions with no JS of yours above`);
-  lines.push(
-    `  ${share(sums.runtime, total)} the runtime's own work, no JS of yours on the stack (V8's garbage collector and ` +
-      `compilers on background threads, Deno's runtime): grouped by kind of thread`,
-  );
-  if (sums.overflow > 0) lines.push(`  ${share(sums.overflow, total)} in the overflow row (the site table was full)`);
-  return lines;
+  const parts: string[] = [];
+  if (sums.js > 0) {
+    parts.push(
+      `${share(sums.js, total)} under a JS function of yours (rows "JS …": the innermost frame of your code or its ` +
+        `packages; Deno's ext: frames and the profiler's own are skipped; \`file:line:col\` is where the function is ` +
+        `defined, \`→ line L:C\` the call that allocated, known for compiled code)`,
+    );
+  }
+  if (sums.native > 0) parts.push(`${share(sums.native, total)} in named native functions with no JS of yours above`);
+  if (sums.runtime > 0) {
+    parts.push(
+      `${share(sums.runtime, total)} the runtime's own work, no JS of yours on the stack (V8's garbage collector and ` +
+        `compilers on background threads, Deno's runtime): grouped by kind of thread`,
+    );
+  }
+  if (sums.overflow > 0) parts.push(`${share(sums.overflow, total)} in the overflow row (the site table was full)`);
+  return parts.map((part, i) => (i === 0 ? `By bytes: ${part}` : `  ${part}`));
 }
 
 /** What a summary needs of a site besides its frames. */

@@ -28,7 +28,7 @@ Deno.test("report names a raw MOD_ALLOC_OUT file of a C program and writes the D
     const result = await profile(["report", "-o", `${dir}/named.json`, `--flamegraph=${dir}/fg.html`, raw]);
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stderr, /report of .*dhat_workload/);
-    assert.match(result.stderr, /top \d+ sites by bytes/);
+    assert.match(result.stderr, /top \d+ rows \(grouped by function; [^)]*\), by bytes:/);
     const named = readDhat(`${dir}/named.json`);
     assert.ok(named.ftbl.some((frame) => frame.includes("dhat_workload.c:")), "frames named with DWARF lines");
     assert.match(Deno.readTextFileSync(`${dir}/fg.html.folded`), /main/);
