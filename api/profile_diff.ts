@@ -75,21 +75,27 @@ function totals(data: DhatFile, sites: readonly DhatSite[]): DiffSide & { peakBy
  *
  * @param base The earlier profile and its named sites.
  * @param next The later profile and its named sites.
- * @param keyOf The group of a site (default: its label).
+ * @param groupOf The group of a site: a key to merge by and a label to show (default: its label for both).
  * @returns Rows sorted by the size of the change, and the totals.
  */
 export function diffProfiles(
   base: { data: DhatFile; sites: readonly DhatSite[] },
   next: { data: DhatFile; sites: readonly DhatSite[] },
-  keyOf: (site: DhatSite) => string = (site) => site.label,
+  groupOf: (site: DhatSite) => { key: string; label: string } = (site) => ({ key: site.label, label: site.label }),
 ): ProfileDiff {
+  const labels = new Map<string, string>();
+  const keyOf = (site: DhatSite) => {
+    const group = groupOf(site);
+    labels.set(group.key, group.label);
+    return group.key;
+  };
   const before = grouped(base.sites, keyOf);
   const after = grouped(next.sites, keyOf);
-  const labels = new Set([...before.keys(), ...after.keys()]);
-  const rows = [...labels].map((label) => ({
-    label,
-    base: before.get(label) ?? EMPTY,
-    next: after.get(label) ?? EMPTY,
+  const keys = new Set([...before.keys(), ...after.keys()]);
+  const rows = [...keys].map((key) => ({
+    label: labels.get(key)!,
+    base: before.get(key) ?? EMPTY,
+    next: after.get(key) ?? EMPTY,
   }));
   const change = (row: DiffRow) => Math.abs(row.next.totalBytes - row.base.totalBytes);
   rows.sort((a, b) => change(b) - change(a) || a.label.localeCompare(b.label));

@@ -119,8 +119,9 @@ export interface CountedSite extends GroupableSite {
  * @param sites Every site of the profile.
  * @param by The grouping.
  * @param top How many rows to show.
+ * @param what What `totalBytes` holds, for the heading (default "bytes").
  */
-export function formatTopRows(sites: readonly CountedSite[], by: GroupBy, top: number): string[] {
+export function formatTopRows(sites: readonly CountedSite[], by: GroupBy, top: number, what = "bytes"): string[] {
   const groups = groupSites(sites, by, (site) => site.totalBytes);
   const rows = groups.map((group) => ({
     label: group.label,
@@ -132,7 +133,7 @@ export function formatTopRows(sites: readonly CountedSite[], by: GroupBy, top: n
   const shown = rows.slice(0, top);
   if (shown.length === 0) return [];
   const grouping = by === "stack" ? "sites" : `rows (grouped by ${by}; --group-by stack|function|file|package|native)`;
-  const lines = [`  top ${shown.length} ${grouping}, by bytes:`];
+  const lines = [`  top ${shown.length} ${grouping}, by ${what}:`];
   shown.forEach((row, i) => {
     const merged = by === "stack" ? "" : `${String(row.siteCount).padStart(5)} sites `;
     lines.push(

@@ -18,7 +18,7 @@ export type OptionSpec<K extends string = string> =
     help: string;
   }
   & (
-    | { kind: "flag"; value?: boolean }
+    | { kind: "flag"; value?: boolean | string }
     | { kind: "string"; placeholder: string }
     | { kind: "integer"; placeholder: string; min: number; max: number }
     | { kind: "choice"; placeholder: string; choices: string[] }

@@ -10,6 +10,8 @@ import { nameDhatFile, symbolizeDhat } from "../api/dhat.ts";
 import { readDhatFile } from "../api/dhat_input.ts";
 import { diffProfiles, formatProfileDiff, growthBreaches, parseGrowthLimit } from "../api/profile_diff.ts";
 import { OptionError } from "../types/errors.ts";
+import { measureWords } from "../api/site_measure.ts";
+import { groupOf } from "../api/grouping.ts";
 import { FORMAT_OPTIONS, type FormatOutputs, formatPaths, withCheckedPaths, writeFormats } from "./formats.ts";
 import { type OptionSpec, parseOptions, UsageError } from "./options.ts";
 import { checkReportOutputs } from "./paths.ts";
@@ -86,7 +88,7 @@ export function parseReportArgs(args: string[]): ReportSettings {
 /** `report --diff base new`: the comparison, and the verdict against --fail-on-growth. */
 function diffMain(settings: ReportSettings & { diff: string }, next: ReturnType<typeof symbolizeDhat>): number {
   const base = symbolizeDhat(readDhatFile(settings.diff));
-  const diff = diffProfiles(base, next);
+  const diff = diffProfiles(base, next, (site) => groupOf(site, settings.groupBy));
   console.error(`mod-alloc: ${settings.input} against ${settings.diff}`);
   console.error(formatProfileDiff(diff, settings.top));
   if (settings.failOnGrowth === undefined) return 0;
@@ -110,12 +112,13 @@ export function reportMain(settings: ReportSettings): number {
     : nameDhatFile(settings.input, output, { perfMap: settings.perfMap });
   const { data, sites } = named;
   if (flamegraph !== undefined) {
-    writeFlameGraph(flamegraph, sites, `Allocated bytes: ${data.cmd.slice(0, 120)}`, settings.flamegraphView);
+    const heading = `Bytes ${measureWords(settings.bytes)}: ${data.cmd.slice(0, 120)}`;
+    writeFlameGraph(flamegraph, sites, heading, settings.flamegraphView, settings.bytes);
   }
   writeFormats(withCheckedPaths(settings, formats), data, sites);
   if (settings.diff !== undefined) return diffMain({ ...settings, diff: settings.diff }, named);
   const title = `report of ${data.cmd.slice(0, 120)} (pid ${data.pid})`;
-  console.error(summary(title, data, sites, settings.top, settings.groupBy));
+  console.error(summary(title, data, sites, settings.top, settings.groupBy, settings.bytes));
   printWritten(output, flamegraph);
   return 0;
 }

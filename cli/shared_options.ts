@@ -7,6 +7,7 @@
 
 import { FLAME_GRAPH_VIEWS, type FlameGraphView } from "../api/flamegraph.ts";
 import { GROUP_BYS, type GroupBy } from "../api/grouping.ts";
+import { SITE_MEASURES, type SiteMeasure } from "../api/site_measure.ts";
 import type { OptionSpec } from "./options.ts";
 
 /** `-o/--output <file>`, with the command's own help text. */
@@ -55,6 +56,20 @@ export const FLAMEGRAPH_VIEW_OPTION: OptionSpec = {
   help: "the view the flame graph opens with: js (your JS only, the default), all, inverted, js-inverted",
 };
 
+/** `--bytes <which>` and `--leaks`: what the rows and the flame graph weigh. */
+export const BYTES_OPTIONS: readonly OptionSpec[] = [
+  {
+    names: ["--bytes"],
+    key: "bytes",
+    kind: "choice",
+    placeholder: "which",
+    choices: [...SITE_MEASURES],
+    help: "what rows and flame graph weigh: total (allocated, the default), peak (live at the global peak), " +
+      "end (live at the end: leaks)",
+  },
+  { names: ["--leaks"], key: "bytes", kind: "flag", value: "end", help: "the leak view: the same as --bytes end" },
+];
+
 /** `-h/--help`. */
 export const HELP_OPTION: OptionSpec = { names: ["-h", "--help"], key: "help", kind: "flag", help: "this text" };
 
@@ -62,6 +77,7 @@ export const HELP_OPTION: OptionSpec = { names: ["-h", "--help"], key: "help", k
 export interface ReportShape {
   top: number;
   groupBy: GroupBy;
+  bytes: SiteMeasure;
   flamegraph?: string;
   flamegraphView: FlameGraphView;
 }
@@ -72,11 +88,13 @@ export const REPORT_SHAPE_OPTIONS: readonly OptionSpec[] = [
   GROUP_BY_OPTION,
   FLAMEGRAPH_OPTION,
   FLAMEGRAPH_VIEW_OPTION,
+  ...BYTES_OPTIONS,
 ];
 
 /** Their defaults: rows by function, the flame graph on your JS. */
 export const REPORT_SHAPE_DEFAULTS: Omit<ReportShape, "flamegraph"> = {
   top: 10,
   groupBy: "function",
+  bytes: "total",
   flamegraphView: "js",
 };

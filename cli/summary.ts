@@ -11,9 +11,17 @@ import { formatBytes, formatTopRows } from "../api/report.ts";
 import { collapsedStacks, flameGraphHtml, type FlameGraphView } from "../api/flamegraph.ts";
 import type { GroupBy } from "../api/grouping.ts";
 import { writeFileSafely } from "../api/safe_file.ts";
+import { measuredAt, measureWords, type SiteMeasure } from "../api/site_measure.ts";
 
 /** The summary of one profile. */
-export function summary(title: string, data: DhatFile, sites: DhatSite[], top: number, groupBy: GroupBy): string {
+export function summary(
+  title: string,
+  data: DhatFile,
+  sites: DhatSite[],
+  top: number,
+  groupBy: GroupBy,
+  measure: SiteMeasure = "total",
+): string {
   const totals = data.modAlloc;
   const lines = [`mod-alloc: ${title}`];
   if (totals !== undefined) {
@@ -23,8 +31,11 @@ export function summary(title: string, data: DhatFile, sites: DhatSite[], top: n
       `  at end ${formatBytes(totals.endBytes)} in ${totals.endBlocks} blocks`,
     );
   }
-  const counted = sites.map((site) => ({ ...site, totalBytes: site.pp.tb, allocCount: site.pp.tbk }));
-  lines.push(...formatTopRows(counted, groupBy, top));
+  const counted = sites.map((site) => {
+    const { bytes, blocks } = measuredAt(site.pp, measure);
+    return { ...site, totalBytes: bytes, allocCount: blocks };
+  }).filter((site) => measure === "total" || site.totalBytes > 0);
+  lines.push(...formatTopRows(counted, groupBy, top, measure === "total" ? "bytes" : `bytes ${measureWords(measure)}`));
   const overflow = sites.find((site) => site.label.startsWith("[mod-alloc overflow"));
   if (overflow !== undefined) {
     lines.push(`  ${overflow.pp.tbk} allocations did not fit the site table: raise --buckets.`);
@@ -33,8 +44,17 @@ export function summary(title: string, data: DhatFile, sites: DhatSite[], top: n
 }
 
 /** Writes the flame graph (HTML) and its collapsed stacks (`<path>.folded`). */
-export function writeFlameGraph(path: string, sites: DhatSite[], title: string, view: FlameGraphView): void {
-  const stacks = sites.map((site) => ({ frames: [...site.frames].reverse(), bytes: site.pp.tb, blocks: site.pp.tbk }));
+export function writeFlameGraph(
+  path: string,
+  sites: DhatSite[],
+  title: string,
+  view: FlameGraphView,
+  measure: SiteMeasure = "total",
+): void {
+  const stacks = sites.map((site) => {
+    const { bytes, blocks } = measuredAt(site.pp, measure);
+    return { frames: [...site.frames].reverse(), bytes, blocks };
+  }).filter((stack) => stack.bytes > 0);
   writeFileSafely(path, flameGraphHtml(stacks, title, view));
   writeFileSafely(`${path}.folded`, collapsedStacks(stacks));
 }

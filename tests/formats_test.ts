@@ -249,3 +249,28 @@ Deno.test({
     }
   },
 });
+
+Deno.test("the leak and peak views rank sites by bytes live at the end and at the global peak, in text and flame graph", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "mod-alloc-views-" });
+  try {
+    const raw = await rawWorkloadFile(dir, 100);
+    const leaks = await cli(["report", "--leaks", "-o", `${dir}/named.json`, "--flamegraph", `${dir}/end.html`, raw]);
+    assert.equal(leaks.code, 0, leaks.stderr);
+    assert.match(leaks.stderr, /top 2 rows .*by bytes live at the end:/);
+    assert.match(leaks.stderr, /1\.\s+4\.9 KiB\s+25 allocs\s+1 sites\s+kept_to_the_end/);
+    assert.match(leaks.stderr, /2\.\s+556 B\s+2 allocs\s+2 sites\s+aligned/);
+    // The flame graph weighs the same bytes: only what is live at the end, 5,556 bytes in all.
+    const folded = (await Deno.readTextFile(`${dir}/end.html.folded`)).trim().split("\n");
+    assert.equal(folded.reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(" ") + 1)), 0), 5_556);
+    assert.ok(folded.every((line) => /kept_to_the_end|aligned/.test(line)), folded.join("\n"));
+    const peak = await cli(["report", "--bytes=peak", "-o", `${dir}/named.json`, raw]);
+    assert.equal(peak.code, 0, peak.stderr);
+    assert.match(
+      peak.stderr,
+      /by bytes live at the global peak:\n\s+1\.\s+97\.7 KiB\s+1 allocs\s+1 sites\s+peak_block/,
+    );
+    assert.match(peak.stderr, /2\.\s+9\.8 KiB\s+50 allocs\s+1 sites\s+kept_to_the_end/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
