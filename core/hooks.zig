@@ -6,11 +6,12 @@
 
 const std = @import("std");
 const real = @import("real.zig");
-const counters = @import("counters.zig");
 const live_table = @import("live_table.zig");
 const site_table = @import("site_table.zig");
 const backtrace = @import("backtrace.zig");
 const event_clock = @import("event_clock.zig");
+const threads = @import("thread_lifecycle.zig");
+const ThreadRecord = @import("ThreadRecord.zig");
 
 /// Off only between `uninstall` and the next `install`. Starts on: under
 /// preload the first malloc comes before any constructor, and when the
@@ -26,66 +27,76 @@ fn isCounting() bool {
 
 /// A block's site as the live table keeps it (0 = none) and its birth time.
 const Origin = struct { site: u32, time: u64 };
+const no_origin: Origin = .{ .site = 0, .time = 0 };
 
-inline fn origin(handle: counters.Handle) Origin {
-    if (!site_table.enabled()) return .{ .site = 0, .time = 0 };
-    return .{ .site = backtrace.captureSite(handle), .time = event_clock.now(slotOf(handle)) };
+/// The calling thread's site-table lane, claimed on its first site event.
+inline fn laneOf(record: *ThreadRecord) u8 {
+    if (record.lane == ThreadRecord.lane_unassigned) record.lane = site_table.claimLane();
+    return record.lane;
 }
 
-fn slotOf(handle: counters.Handle) ?usize {
-    return if (handle.shared()) null else counters.slotIndexOf(handle.counters);
-}
-
-/// Counts a block the real allocator just returned (or failed to).
+/// Counts a block the real allocator just returned (or failed to). Tier 1
+/// and Tier 2 part here, once per event: the Tier 1 path stays a few
+/// lines with a small stack frame.
 inline fn recordAlloc(block: ?*anyopaque, size: usize) void {
     if (!isCounting()) return;
-    const handle = counters.enter() orelse return;
-    defer handle.release();
-    const thread = handle.counters;
-    const ptr = block orelse return thread.countFailed();
-    const born = origin(handle);
-    if (!track(handle, ptr, size, born)) return thread.countForeign();
-    thread.countAlloc(0, size, 1);
-    if (born.site != 0) site_table.countAlloc(born.site - 1, writerOf(handle), size, @intCast(size), 1, size);
+    const record = threads.enter() orelse return;
+    defer threads.leave(record);
+    if (site_table.enabled()) return recordAllocWithSite(record, block, size);
+    const ptr = block orelse return record.counters.countFailed();
+    if (!track(record, ptr, size, no_origin)) return record.counters.countForeign();
+    record.counters.countAlloc(0, size, 1);
 }
 
-fn writerOf(handle: counters.Handle) site_table.Writer {
-    return .forSlot(slotOf(handle));
+noinline fn recordAllocWithSite(record: *ThreadRecord, block: ?*anyopaque, size: usize) void {
+    const ptr = block orelse return record.counters.countFailed();
+    const born = origin(record);
+    if (!track(record, ptr, size, born)) return record.counters.countForeign();
+    site_table.countAlloc(born.site - 1, laneOf(record), size, @intCast(size), 1, size);
+    record.counters.countAlloc(0, size, 1);
+}
+
+fn origin(record: *ThreadRecord) Origin {
+    return .{ .site = backtrace.captureSite(record), .time = event_clock.now(&record.clock) };
 }
 
 /// Enters a new block in the live table; false when it cannot be (too
 /// large, or the table can grow no more): the block then stays foreign.
-inline fn track(handle: counters.Handle, block: *anyopaque, size: usize, born: Origin) bool {
+inline fn track(record: *ThreadRecord, block: *anyopaque, size: usize, born: Origin) bool {
     if (size > live_table.size_max) return false;
     const stale = live_table.insert(@intFromPtr(block), size, born.site, born.time) catch return false;
     // A free of this address that was never seen (made while uninstalled):
     // settle it now so the block is not counted twice.
-    if (stale != live_table.none) {
-        handle.counters.countFree(live_table.sizeOf(stale));
-        // Its site, if it has one, is settled too; when it was freed is
-        // unknown, so no lifetime is added.
-        const site = live_table.siteOf(stale);
-        if (site != 0) site_table.countFree(site - 1, writerOf(handle), live_table.sizeOf(stale), 0);
-    }
+    if (stale != live_table.none) settleStale(record, stale);
     return true;
 }
 
+fn settleStale(record: *ThreadRecord, stale: live_table.Found) void {
+    @branchHint(.cold);
+    record.counters.countFree(live_table.sizeOf(stale));
+    // Its site, if it has one, is settled too; when it was freed is
+    // unknown, so no lifetime is added.
+    const site = live_table.siteOf(stale);
+    if (site != 0) site_table.countFree(site - 1, laneOf(record), live_table.sizeOf(stale), 0);
+}
+
 /// Settles the site of a block that is gone (freed, or moved by realloc).
-inline fn siteFree(handle: counters.Handle, block: live_table.Found, time: u64) void {
+noinline fn siteFree(record: *ThreadRecord, block: live_table.Found, time: u64) void {
     const site = live_table.siteOf(block);
-    if (site == 0) return;
-    site_table.countFree(site - 1, writerOf(handle), live_table.sizeOf(block), (event_clock.now(slotOf(handle)) -% time) & live_table.time_mask);
+    std.debug.assert(site != 0);
+    const lifetime = (event_clock.now(&record.clock) -% time) & live_table.time_mask;
+    site_table.countFree(site - 1, laneOf(record), live_table.sizeOf(block), lifetime);
 }
 
 inline fn recordFree(ptr: *anyopaque) void {
     if (!isCounting()) return;
-    const handle = counters.enter() orelse return;
-    defer handle.release();
+    const record = threads.enter() orelse return;
+    defer threads.leave(record);
     var time: u64 = undefined;
     const block = live_table.remove(@intFromPtr(ptr), &time);
-    if (block == live_table.none) return handle.counters.countForeign();
-    handle.counters.countFree(live_table.sizeOf(block));
-    siteFree(handle, block, time);
+    if (block == live_table.none) return record.counters.countForeign();
+    if (live_table.siteOf(block) != 0) siteFree(record, block, time);
+    record.counters.countFree(live_table.sizeOf(block));
 }
 
 pub fn malloc(size: usize) callconv(.c) ?*anyopaque {
@@ -112,9 +123,9 @@ pub fn free(ptr: ?*anyopaque) callconv(.c) void {
 pub fn realloc(ptr: ?*anyopaque, size: usize) callconv(.c) ?*anyopaque {
     const old_block = ptr orelse return malloc(size);
     if (!isCounting()) return real.realloc(ptr, size);
-    const handle = counters.enter() orelse return real.realloc(ptr, size);
-    defer handle.release();
-    const thread = handle.counters;
+    const record = threads.enter() orelse return real.realloc(ptr, size);
+    defer threads.leave(record);
+    const thread = &record.counters;
     var old_time: u64 = undefined;
     const old = live_table.remove(@intFromPtr(old_block), &old_time);
     const result = real.realloc(ptr, size);
@@ -124,8 +135,8 @@ pub fn realloc(ptr: ?*anyopaque, size: usize) callconv(.c) ?*anyopaque {
             if (old == live_table.none) {
                 thread.countForeign();
             } else {
+                if (live_table.siteOf(old) != 0) siteFree(record, old, old_time);
                 thread.countFree(live_table.sizeOf(old));
-                siteFree(handle, old, old_time);
             }
         } else {
             // Failed: p is untouched and still live.
@@ -136,10 +147,10 @@ pub fn realloc(ptr: ?*anyopaque, size: usize) callconv(.c) ?*anyopaque {
         }
         return null;
     };
-    const born = origin(handle);
-    const tracked = track(handle, new_block, size, born);
+    const born = if (site_table.enabled()) origin(record) else no_origin;
+    const tracked = track(record, new_block, size, born);
     const old_size: u64 = if (old != live_table.none) live_table.sizeOf(old) else 0;
-    if (old != live_table.none) siteFree(handle, old, old_time);
+    if (old != live_table.none and live_table.siteOf(old) != 0) siteFree(record, old, old_time);
     if (!tracked) {
         if (old != live_table.none) thread.countFree(old_size);
         thread.countForeign();
@@ -149,8 +160,8 @@ pub fn realloc(ptr: ?*anyopaque, size: usize) callconv(.c) ?*anyopaque {
     // block of `size` bytes. Otherwise one event that adds the growth.
     if (old == live_table.none) thread.countForeign();
     const blocks: i64 = if (old == live_table.none) 1 else 0;
+    if (born.site != 0) site_table.countAlloc(born.site - 1, laneOf(record), size -| old_size, @intCast(size), 1, size);
     thread.countAlloc(old_size, size, blocks);
-    if (born.site != 0) site_table.countAlloc(born.site - 1, writerOf(handle), size -| old_size, @intCast(size), 1, size);
     return result;
 }
 

@@ -55,29 +55,34 @@ pub inline fn framePointer() usize {
     return @frameAddress();
 }
 
-/// The upper end of the mapping that holds `address`, read from
-/// /proc/self/maps with raw system calls and a stack buffer (no libc, no
-/// allocation). 0 when it cannot be read.
+/// The upper end of the mapping that holds `address` (0 when unknown).
 pub fn mappingEnd(address: usize) usize {
+    return mappingRange(address)[1];
+}
+
+/// The mapping [start, end) that holds `address`, read from
+/// /proc/self/maps with raw system calls and a stack buffer (no libc, no
+/// allocation). {0, 0} when it cannot be read.
+pub fn mappingRange(address: usize) [2]usize {
     const fd_raw = linux.open("/proc/self/maps", .{ .ACCMODE = .RDONLY, .CLOEXEC = true }, 0);
-    if (linux.errno(fd_raw) != .SUCCESS) return 0;
+    if (linux.errno(fd_raw) != .SUCCESS) return .{ 0, 0 };
     const fd: linux.fd_t = @intCast(fd_raw);
     defer _ = linux.close(fd);
     var buffer: [4096]u8 = undefined;
     var kept: usize = 0; // bytes of an unfinished line carried over
     while (true) {
         const got = linux.read(fd, buffer[kept..].ptr, buffer.len - kept);
-        if (linux.errno(got) != .SUCCESS or got == 0) return 0;
+        if (linux.errno(got) != .SUCCESS or got == 0) return .{ 0, 0 };
         const filled = kept + got;
         var line_start: usize = 0;
         while (std.mem.indexOfScalarPos(u8, buffer[0..filled], line_start, '\n')) |line_end| {
             if (parseRange(buffer[line_start..line_end])) |range| {
-                if (address >= range[0] and address < range[1]) return range[1];
+                if (address >= range[0] and address < range[1]) return range;
             }
             line_start = line_end + 1;
         }
         kept = filled - line_start;
-        if (kept == buffer.len) return 0; // a line longer than the buffer
+        if (kept == buffer.len) return .{ 0, 0 }; // a line longer than the buffer
         std.mem.copyForwards(u8, buffer[0..kept], buffer[line_start..filled]);
     }
 }
