@@ -30,11 +30,20 @@ pub fn findOwnRange() void {
 
 const stack_unknown = std.math.maxInt(usize);
 
+/// Times a stack mapping was looked up in /proc/self/maps: about once per
+/// thread; tests check that it is not once per allocation.
+var stack_resolves: std.atomic.Value(u64) = .init(0);
+
+pub fn stackResolves() u64 {
+    return stack_resolves.load(.monotonic);
+}
+
 /// Walk bounds from the frame up to the end of its mapping, as cached in
 /// the record; a frame outside the cached mapping resolves it again.
 fn boundsFor(record: *ThreadRecord, frame: usize) stack_walk.Bounds {
     if (frame < record.stack.low or frame >= record.stack.high) {
         @branchHint(.cold);
+        _ = stack_resolves.fetchAdd(1, .monotonic);
         const range = stack_walk.mappingRange(frame);
         // Unreadable maps: remembered as "unknown" (no frames are walked)
         // rather than read again on every allocation.

@@ -323,8 +323,8 @@ export fn mod_alloc_memory_bytes() f64 {
 
 /// Thread figures: records claimed now, the most claimed at once, claims
 /// ever made, record chunks mapped, events left uncounted for want of a
-/// record, distinct thread names.
-export fn mod_alloc_thread_figures(out: *[6]f64) void {
+/// record, distinct thread names, stack mappings looked up.
+export fn mod_alloc_thread_figures(out: *[7]f64) void {
     const figures = thread_registry.figures();
     out.* = .{
         @floatFromInt(figures[0]),
@@ -333,6 +333,7 @@ export fn mod_alloc_thread_figures(out: *[6]f64) void {
         @floatFromInt(figures[3]),
         @floatFromInt(threads.uncountedEvents()),
         @floatFromInt(thread_names.namesCount()),
+        @floatFromInt(backtrace.stackResolves()),
     };
 }
 

@@ -162,12 +162,14 @@ export interface ThreadFigures {
   uncountedEvents: number;
   /** Distinct thread names seen, "unknown" included. */
   threadNames: number;
+  /** Stack mappings looked up in /proc/self/maps (about one per thread with call sites on). */
+  stackResolves: number;
 }
 
 /** Reads the thread figures. */
 export function readThreadFigures(library: NativeLibrary): ThreadFigures {
-  const out = new Float64Array(6);
+  const out = new Float64Array(7);
   library.symbols.mod_alloc_thread_figures(out);
-  const [claimed, claimedMax, claimsTotal, chunks, uncountedEvents, threadNames] = out;
-  return { claimed, claimedMax, claimsTotal, chunks, uncountedEvents, threadNames };
+  const [claimed, claimedMax, claimsTotal, chunks, uncountedEvents, threadNames, stackResolves] = out;
+  return { claimed, claimedMax, claimsTotal, chunks, uncountedEvents, threadNames, stackResolves };
 }
