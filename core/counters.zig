@@ -80,6 +80,12 @@ pub const ThreadCounters = extern struct {
         if (peak.mustFold(drift_bytes, drift_live)) self.flush();
     }
 
+    /// Offers the process peak this thread's view of the live sum now
+    /// (`peak.raiseWithDrift`): the Tier 2 path calls it per allocation.
+    pub fn offerPeak(self: *const ThreadCounters) void {
+        peak.raiseWithDrift(self.current_bytes - self.flushed_bytes, self.live_count - self.flushed_live);
+    }
+
     /// Folds the unfolded drift into the shared sums (`peak.zig`).
     pub fn flush(self: *ThreadCounters) void {
         @branchHint(.cold);

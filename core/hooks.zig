@@ -18,6 +18,17 @@ const ThreadRecord = @import("ThreadRecord.zig");
 /// library is dlopen-ed nothing calls these functions before install.
 pub var counting: std.atomic.Value(bool) = .init(true);
 
+/// The hooks' calling convention: C, but assuming only 8-byte stack
+/// alignment on x86_64. Callers do call malloc with a misaligned stack
+/// (hand-written assembly, code built without frame pointers: the stress
+/// suite's garbage-frame-pointer program does), and the compiler's aligned
+/// SSE spills (`movaps`) in our slow paths would fault there; realigning
+/// costs one `and` in the prologue.
+pub const hook_callconv: std.lang.CallingConvention = switch (@import("builtin").cpu.arch) {
+    .x86_64 => .{ .x86_64_sysv = .{ .incoming_stack_alignment = 8 } },
+    else => .c,
+};
+
 extern fn __errno_location() callconv(.c) *c_int;
 const enomem: c_int = @intFromEnum(std.os.linux.E.NOMEM);
 
@@ -54,6 +65,7 @@ noinline fn recordAllocWithSite(record: *ThreadRecord, block: ?*anyopaque, size:
     if (!track(record, ptr, size, born)) return record.counters.countForeign();
     site_table.countAlloc(born.site - 1, laneOf(record), size, @intCast(size), 1, size);
     record.counters.countAlloc(0, size, 1);
+    record.counters.offerPeak();
 }
 
 fn origin(record: *ThreadRecord) Origin {
@@ -99,13 +111,13 @@ inline fn recordFree(ptr: *anyopaque) void {
     record.counters.countFree(live_table.sizeOf(block));
 }
 
-pub fn malloc(size: usize) callconv(.c) ?*anyopaque {
+pub fn malloc(size: usize) callconv(hook_callconv) ?*anyopaque {
     const block = real.malloc(size);
     recordAlloc(block, size);
     return block;
 }
 
-pub fn calloc(count: usize, size: usize) callconv(.c) ?*anyopaque {
+pub fn calloc(count: usize, size: usize) callconv(hook_callconv) ?*anyopaque {
     // glibc checks count * size for overflow and fails with ENOMEM; the
     // product is only used once the call succeeded, so it cannot wrap.
     const block = real.calloc(count, size);
@@ -113,14 +125,14 @@ pub fn calloc(count: usize, size: usize) callconv(.c) ?*anyopaque {
     return block;
 }
 
-pub fn free(ptr: ?*anyopaque) callconv(.c) void {
+pub fn free(ptr: ?*anyopaque) callconv(hook_callconv) void {
     // Removed from the table before the real free: once glibc has the block
     // back, another thread may be handed the same address.
     if (ptr) |block| recordFree(block);
     real.free(ptr);
 }
 
-pub fn realloc(ptr: ?*anyopaque, size: usize) callconv(.c) ?*anyopaque {
+pub fn realloc(ptr: ?*anyopaque, size: usize) callconv(hook_callconv) ?*anyopaque {
     const old_block = ptr orelse return malloc(size);
     if (!isCounting()) return real.realloc(ptr, size);
     const record = threads.enter() orelse return real.realloc(ptr, size);
@@ -162,10 +174,11 @@ pub fn realloc(ptr: ?*anyopaque, size: usize) callconv(.c) ?*anyopaque {
     const blocks: i64 = if (old == live_table.none) 1 else 0;
     if (born.site != 0) site_table.countAlloc(born.site - 1, laneOf(record), size -| old_size, @intCast(size), 1, size);
     thread.countAlloc(old_size, size, blocks);
+    if (born.site != 0) thread.offerPeak();
     return result;
 }
 
-pub fn reallocarray(ptr: ?*anyopaque, count: usize, size: usize) callconv(.c) ?*anyopaque {
+pub fn reallocarray(ptr: ?*anyopaque, count: usize, size: usize) callconv(hook_callconv) ?*anyopaque {
     const bytes = std.math.mul(usize, count, size) catch {
         __errno_location().* = enomem;
         return null;
@@ -173,37 +186,37 @@ pub fn reallocarray(ptr: ?*anyopaque, count: usize, size: usize) callconv(.c) ?*
     return realloc(ptr, bytes);
 }
 
-pub fn posix_memalign(out: *?*anyopaque, alignment: usize, size: usize) callconv(.c) c_int {
+pub fn posix_memalign(out: *?*anyopaque, alignment: usize, size: usize) callconv(hook_callconv) c_int {
     const status = real.posixMemalign(out, alignment, size);
     recordAlloc(if (status == 0) out.* else null, size);
     return status;
 }
 
-pub fn aligned_alloc(alignment: usize, size: usize) callconv(.c) ?*anyopaque {
+pub fn aligned_alloc(alignment: usize, size: usize) callconv(hook_callconv) ?*anyopaque {
     const block = real.alignedAlloc(alignment, size);
     recordAlloc(block, size);
     return block;
 }
 
-pub fn memalign(alignment: usize, size: usize) callconv(.c) ?*anyopaque {
+pub fn memalign(alignment: usize, size: usize) callconv(hook_callconv) ?*anyopaque {
     const block = real.memalign(alignment, size);
     recordAlloc(block, size);
     return block;
 }
 
-pub fn valloc(size: usize) callconv(.c) ?*anyopaque {
+pub fn valloc(size: usize) callconv(hook_callconv) ?*anyopaque {
     const block = real.valloc(size);
     recordAlloc(block, size);
     return block;
 }
 
-pub fn pvalloc(size: usize) callconv(.c) ?*anyopaque {
+pub fn pvalloc(size: usize) callconv(hook_callconv) ?*anyopaque {
     const block = real.pvalloc(size);
     recordAlloc(block, size);
     return block;
 }
 
-pub fn malloc_usable_size(ptr: ?*anyopaque) callconv(.c) usize {
+pub fn malloc_usable_size(ptr: ?*anyopaque) callconv(hook_callconv) usize {
     return real.usableSize(ptr);
 }
 

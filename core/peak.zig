@@ -62,6 +62,17 @@ pub fn fold(bytes: i64, blocks: i64) void {
     raise(current, live);
 }
 
+/// Compares the folded sums plus the calling thread's unfolded drift with
+/// the peak. With call sites on, every allocation does this (two loads of
+/// read-mostly lines), so the process peak and the sites' bytes at peak are
+/// exact while one thread allocates; the bound above still holds for the
+/// other threads' drift.
+pub inline fn raiseWithDrift(drift_bytes: i64, drift_blocks: i64) void {
+    const bytes = shared.current_bytes.load(.monotonic) + drift_bytes;
+    if (bytes <= shared.peak_bytes.load(.monotonic)) return;
+    raise(bytes, shared.live_count.load(.monotonic) + drift_blocks);
+}
+
 /// Raises every high-water mark to (`bytes`, `blocks`): a folded sum, or an
 /// exact all-threads sum.
 pub fn raise(bytes: i64, blocks: i64) void {

@@ -30,19 +30,19 @@ fn countResult(block: ?*anyopaque, bytes_old: usize, bytes_new: usize, blocks: i
     record.counters.countAlloc(bytes_old, bytes_new, blocks);
 }
 
-pub fn alloc(size: usize, alignment: usize) callconv(.c) ?*anyopaque {
+pub fn alloc(size: usize, alignment: usize) callconv(hooks.hook_callconv) ?*anyopaque {
     const block = alignedBlock(size, alignment, false);
     countResult(block, 0, size, 1);
     return block;
 }
 
-pub fn allocZeroed(size: usize, alignment: usize) callconv(.c) ?*anyopaque {
+pub fn allocZeroed(size: usize, alignment: usize) callconv(hooks.hook_callconv) ?*anyopaque {
     const block = alignedBlock(size, alignment, true);
     countResult(block, 0, size, 1);
     return block;
 }
 
-pub fn dealloc(ptr: ?*anyopaque, size: usize, alignment: usize) callconv(.c) void {
+pub fn dealloc(ptr: ?*anyopaque, size: usize, alignment: usize) callconv(hooks.hook_callconv) void {
     _ = alignment;
     const block = ptr orelse return;
     real.free(block);
@@ -52,7 +52,7 @@ pub fn dealloc(ptr: ?*anyopaque, size: usize, alignment: usize) callconv(.c) voi
     record.counters.countFree(size);
 }
 
-pub fn realloc(ptr: ?*anyopaque, old_size: usize, alignment: usize, new_size: usize) callconv(.c) ?*anyopaque {
+pub fn realloc(ptr: ?*anyopaque, old_size: usize, alignment: usize, new_size: usize) callconv(hooks.hook_callconv) ?*anyopaque {
     const block = ptr orelse return alloc(new_size, alignment);
     if (alignment <= malloc_alignment) {
         const result = real.realloc(block, new_size);
