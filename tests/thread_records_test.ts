@@ -2,7 +2,7 @@
 // programs under LD_PRELOAD (tests/fixture/thread_records.c), as a user
 // running a thread-per-connection server or a thread pool would.
 import assert from "node:assert/strict";
-import { LIBRARY_PATH } from "./support/child.ts";
+import { lastJson, LIBRARY_PATH, runDeno, supportScript } from "./support/child.ts";
 
 const PROGRAM = new URL("../zig-out/bin/test/thread_records", import.meta.url).pathname;
 /** `peak.flush_bytes`: the unfolded drift one live thread may hold. */
@@ -128,4 +128,20 @@ Deno.test("300 threads alive, two allocating at once with call sites on: site to
   }>(["lanes", "300", String(events)], { MOD_ALLOC_BACKTRACES: "1" });
   assert.equal(result.tier1.allocCount, 2 * events);
   assert.deepEqual(result.sites, result.tier1);
+});
+
+Deno.test("call sites carry the kernel name of the thread that allocated", async () => {
+  const result = await runDeno([supportScript("thread_names_child.ts")]);
+  assert.equal(result.code, 0, result.stderr);
+  const { status, names, bytesByName, mainName } = lastJson<{
+    status: number;
+    names: string[];
+    bytesByName: Record<string, number>;
+    mainName: string;
+  }>(result);
+  assert.equal(status, 0);
+  assert.equal(names[0], "unknown");
+  // Two named threads made 1000 blocks of 100 B each.
+  assert.ok(bytesByName["fixture-worker"] >= 2 * 1000 * 100, JSON.stringify(bytesByName));
+  assert.ok(bytesByName[mainName] > 0, `no sites of the main thread "${mainName}": ${JSON.stringify(bytesByName)}`);
 });
