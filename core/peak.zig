@@ -51,8 +51,11 @@ var shared: Shared = .{};
 
 /// True when a drift must be folded now.
 pub inline fn mustFold(drift_bytes: i64, drift_blocks: i64) bool {
-    return drift_bytes >= flush_bytes or drift_bytes <= -flush_bytes or
-        drift_blocks >= flush_blocks or drift_blocks <= -flush_blocks;
+    // |d| >= flush as one unsigned compare each: d + (flush - 1) lands
+    // outside [0, 2 flush - 2] exactly when it is.
+    const bytes_out = @as(u64, @bitCast(drift_bytes +% (flush_bytes - 1))) > 2 * flush_bytes - 2;
+    const blocks_out = @as(u64, @bitCast(drift_blocks +% (flush_blocks - 1))) > 2 * flush_blocks - 2;
+    return bytes_out or blocks_out;
 }
 
 /// Adds one thread's drift to the shared sums and raises the peaks.
@@ -134,6 +137,13 @@ test "a fold past the peak raises it and starts a new epoch; a smaller one does 
     try testing.expectEqual(after_peak, epoch());
     try testing.expectEqual(first[0], peaks(base[0] + 1000, base[1] + 1)[0]);
     fold(-1000, -1);
+}
+
+test "mustFold is true exactly when a drift reaches the threshold either way" {
+    const cases = [_][2]i64{ .{ 0, 0 }, .{ flush_bytes - 1, 0 }, .{ -(flush_bytes - 1), flush_blocks - 1 }, .{ 0, -(flush_blocks - 1) } };
+    for (cases) |case| try testing.expect(!mustFold(case[0], case[1]));
+    const folds = [_][2]i64{ .{ flush_bytes, 0 }, .{ -flush_bytes, 0 }, .{ 0, flush_blocks }, .{ 0, -flush_blocks }, .{ std.math.maxInt(i64), 0 }, .{ std.math.minInt(i64) + 1, 0 } };
+    for (folds) |case| try testing.expect(mustFold(case[0], case[1]));
 }
 
 test "markAll reports the interval's high-water mark and restarts at now" {

@@ -2,6 +2,7 @@
 // programs under LD_PRELOAD (tests/fixture/thread_records.c), as a user
 // running a thread-per-connection server or a thread pool would.
 import assert from "node:assert/strict";
+import { ModAlloc } from "../mod.ts";
 import { lastJson, LIBRARY_PATH, runDeno, supportScript } from "./support/child.ts";
 
 const PROGRAM = new URL("../zig-out/bin/test/thread_records", import.meta.url).pathname;
@@ -25,6 +26,7 @@ interface Figures {
   uncounted: number;
   threadNames: number;
   stackResolves: number;
+  memoryBytes: number;
 }
 
 async function run<T>(args: string[], env: Record<string, string> = {}): Promise<T> {
@@ -77,6 +79,8 @@ Deno.test("a thread created while 1,100 threads are alive counts exactly from ze
   const figures = result.figures!;
   assert.ok(figures.claimedMax >= 1_101, `claimedMax ${figures.claimedMax}`);
   assert.equal(figures.uncounted, 0);
+  // memoryBytes includes the thread records (64 per chunk, over 256 B each).
+  assert.ok(figures.memoryBytes >= figures.chunks * 64 * 256, `memoryBytes ${figures.memoryBytes}`);
 });
 
 Deno.test("call sites on: a new thread after 2,000 exited threads resolves its stack once, not per allocation", async () => {
@@ -144,4 +148,36 @@ Deno.test("call sites carry the kernel name of the thread that allocated", async
   // Two named threads made 1000 blocks of 100 B each.
   assert.ok(bytesByName["fixture-worker"] >= 2 * 1000 * 100, JSON.stringify(bytesByName));
   assert.ok(bytesByName[mainName] > 0, `no sites of the main thread "${mainName}": ${JSON.stringify(bytesByName)}`);
+});
+
+function runWorker(leak: number): Promise<{ start: number; end: number }> {
+  const worker = new Worker(new URL("./support/current_thread_worker.ts", import.meta.url), { type: "module" });
+  return new Promise((resolve, reject) => {
+    worker.onmessage = (event) => {
+      resolve(event.data);
+      worker.terminate();
+    };
+    worker.onerror = (event) => {
+      event.preventDefault();
+      reject(new Error(event.message));
+      worker.terminate();
+    };
+    worker.postMessage({ leak });
+  });
+}
+
+Deno.test('thread: "current" of a new worker thread does not include an exited worker\'s leaked blocks', async () => {
+  ModAlloc.install();
+  const leak = 100_000;
+  const first = await runWorker(leak);
+  assert.ok(first.end - first.start >= leak, `the first worker counted ${first.end - first.start}`);
+  // Give the first worker's thread time to exit, so its stack (and, with it,
+  // its thread pointer) can go to the next thread.
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  for (let i = 0; i < 3; i++) {
+    const next = await runWorker(0);
+    // A worker's own start-up makes some thousands of allocations, not the
+    // first worker's 100,000.
+    assert.ok(next.start < leak, `a new worker starts at ${next.start} allocations`);
+  }
 });
