@@ -41,16 +41,20 @@ pub fn stackResolves() u64 {
 /// Walk bounds from the frame up to the end of its mapping, as cached in
 /// the record; a frame outside the cached mapping resolves it again.
 fn boundsFor(record: *ThreadRecord, frame: usize) stack_walk.Bounds {
-    if (frame < record.stack.low or frame >= record.stack.high) {
-        @branchHint(.cold);
-        _ = stack_resolves.fetchAdd(1, .monotonic);
-        const range = stack_walk.mappingRange(frame);
-        // Unreadable maps: remembered as "unknown" (no frames are walked)
-        // rather than read again on every allocation.
-        record.stack = if (range[1] == 0) .{ .low = 0, .high = stack_unknown } else .{ .low = range[0], .high = range[1] };
-    }
+    if (frame < record.stack.low or frame >= record.stack.high) resolveStack(record, frame);
     if (record.stack.high == stack_unknown) return .{ .low = frame, .high = 0 };
     return .{ .low = frame, .high = record.stack.high };
+}
+
+/// Not inlined: its 4 KiB read buffer must not sit in the frame of every
+/// capture (threads may run on 16 KiB stacks).
+noinline fn resolveStack(record: *ThreadRecord, frame: usize) void {
+    @branchHint(.cold);
+    _ = stack_resolves.fetchAdd(1, .monotonic);
+    const range = stack_walk.mappingRange(frame);
+    // Unreadable maps: remembered as "unknown" (no frames are walked)
+    // rather than read again on every allocation.
+    record.stack = if (range[1] == 0) .{ .low = 0, .high = stack_unknown } else .{ .low = range[0], .high = range[1] };
 }
 
 /// Reads the thread's name again when its allocation count reaches the
@@ -68,7 +72,7 @@ pub noinline fn captureSite(record: *ThreadRecord) u32 {
     var frames: [options.frames_max]usize = undefined;
     const frame = stack_walk.framePointer();
     const bounds = boundsFor(record, frame);
-    if (bounds.high == 0) return site_table.intern(&.{}, record.name_id) + 1;
-    const count = stack_walk.walk(frame, bounds, own_start, own_end, frames[0..site_table.framesMax()]);
-    return site_table.intern(frames[0..count], record.name_id) + 1;
+    var hash: stack_walk.FrameHash = .{};
+    const count = stack_walk.walk(frame, bounds, own_start, own_end, frames[0..site_table.framesMax()], &hash);
+    return site_table.internHashed(frames[0..count], hash.finish(count), record.name_id) + 1;
 }

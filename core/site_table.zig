@@ -29,6 +29,7 @@ const std = @import("std");
 const options = @import("options.zig");
 const pages = @import("pages.zig");
 const peak = @import("peak.zig");
+const stack_walk = @import("stack_walk.zig");
 
 /// Copies of each site's statistics (see above): 7 threads with a lane of
 /// their own covers Deno's main thread and its busiest helpers.
@@ -178,36 +179,17 @@ fn framesAt(base: [*]u8, index: u32) [*]usize {
     return @ptrCast(@alignCast(base + @as(usize, index) * entry_bytes + header_bytes));
 }
 
-/// Four independent multiply chains, folded at the end: a single chain
-/// was a 16-deep dependency of multiplies, the slowest part of interning.
-fn hashFrames(frames: []const usize) u64 {
-    const k: u64 = 0xff51afd7ed558ccd;
-    var a: u64 = 0x9E3779B97F4A7C15;
-    var b: u64 = 0xC2B2AE3D27D4EB4F;
-    var c: u64 = 0x165667B19E3779F9;
-    var d: u64 = 0x27D4EB2F165667C5;
-    var i: usize = 0;
-    while (i + 4 <= frames.len) : (i += 4) {
-        a = (a ^ frames[i]) *% k;
-        b = (b ^ frames[i + 1]) *% k;
-        c = (c ^ frames[i + 2]) *% k;
-        d = (d ^ frames[i + 3]) *% k;
-    }
-    if (i < frames.len) a = (a ^ frames[i]) *% k;
-    if (i + 1 < frames.len) b = (b ^ frames[i + 1]) *% k;
-    if (i + 2 < frames.len) c = (c ^ frames[i + 2]) *% k;
-    var hash: u64 = frames.len;
-    for ([_]u64{ a, b, c, d }) |lane| hash = (hash ^ (lane ^ (lane >> 29))) *% k;
-    hash ^= hash >> 32;
-    return hash | 1; // never 0, so an unwritten hash never matches
-}
-
 /// The site id of a frame vector allocated from a thread named
 /// `thread_name`, creating the site if needed; the overflow row when the
 /// table has no room.
 pub fn intern(frames: []const usize, thread_name: u16) u32 {
+    return internHashed(frames, stack_walk.FrameHash.of(frames), thread_name);
+}
+
+/// `intern` with the frames' hash already computed (by the walk).
+pub fn internHashed(frames: []const usize, frames_hash: u64, thread_name: u16) u32 {
     const base = @atomicLoad(?[*]u8, &table, .acquire) orelse return overflow_site;
-    const hash = (hashFrames(frames) ^ (@as(u64, thread_name) << 48)) | 1;
+    const hash = (frames_hash ^ (@as(u64, thread_name) << 48)) | 1;
     const slots = buckets - 1; // row 0 is the overflow row
     // Multiply-shift instead of `hash % slots`: a 64-bit division was a
     // sixth of interning's time.

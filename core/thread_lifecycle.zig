@@ -211,6 +211,9 @@ pub fn afterForkChild() void {
     defer thread_registry.unlock();
     thread_registry.rebuildFreeList();
     const own = thread_tls.get();
+    // The forking thread has a new thread id in the child (its name is
+    // read by id).
+    if (own >= thread_tls.state_max) @as(*ThreadRecord, @ptrFromInt(own)).tid = linux.gettid();
     var records = thread_registry.claimedRecords();
     while (records.next()) |record| {
         if (@intFromPtr(record) == own) continue;
