@@ -90,6 +90,15 @@ Deno.test("call sites on: a new thread after 2,000 exited threads resolves its s
   assert.ok(result.stackResolvesDuringProbe <= 2, `${result.stackResolvesDuringProbe} stack look-ups`);
 });
 
+Deno.test("memoryBytes counts the pages of a 2^20-entry site table in use, not its 1.3 GB reservation", async () => {
+  const result = await run<{ memoryBytes: number }>(["inherit"], {
+    MOD_ALLOC_BACKTRACES: "1",
+    MOD_ALLOC_BUCKETS: String(1 << 20),
+  });
+  assert.ok(result.memoryBytes > 0);
+  assert.ok(result.memoryBytes < 64 * 1024 * 1024, `memoryBytes ${result.memoryBytes}`);
+});
+
 Deno.test("a new thread does not inherit the counts of an exited thread that leaked 1,000 blocks", async () => {
   const result = await run<{ start: Stats }>(["inherit"]);
   assert.deepEqual(result.start, ZERO);
