@@ -4,15 +4,14 @@
 //! Claims and releases happen once per thread, never per allocation, so a
 //! lock is cheap here; the hot path only reads the thread's TLS word.
 //!
-//! The lock records its holder (the thread pointer): a thread that already
-//! holds it and reaches a hook again (an atfork handler that allocates
-//! while our prepare handler holds it across fork, a signal handler) is
-//! told so and forwards uncounted instead of spinning on itself.
+//! The lock knows its holder (`SpinLock.heldByCaller`): a thread that
+//! already holds it and reaches a hook again (an atfork handler that
+//! allocates while our prepare handler holds it across fork, a signal
+//! handler) is told so and forwards uncounted instead of spinning on itself.
 
 const std = @import("std");
-const linux = std.os.linux;
 const pages = @import("pages.zig");
-const thread_tls = @import("thread_tls.zig");
+const SpinLock = @import("SpinLock.zig");
 const ThreadRecord = @import("ThreadRecord.zig");
 
 /// Records per chunk: 64 x 384 B = 24 KiB, mapped when the previous chunks
@@ -36,40 +35,24 @@ var claimed_count: u32 = 0;
 var claimed_max: u32 = 0;
 var claims_total: u64 = 0;
 
-var holder: std.atomic.Value(usize) = .init(0);
-
-/// Spins this many times before yielding the CPU.
-const spins_before_yield = 128;
+var registry_lock: SpinLock = .{};
 
 pub fn lock() void {
-    const self = thread_tls.threadPointer();
-    std.debug.assert(holder.load(.monotonic) != self);
-    var spins: u32 = 0;
-    while (true) {
-        if (holder.load(.monotonic) == 0 and holder.cmpxchgWeak(0, self, .acquire, .monotonic) == null) return;
-        spins += 1;
-        if (spins < spins_before_yield) {
-            std.atomic.spinLoopHint();
-        } else {
-            _ = linux.sched_yield();
-            spins = 0;
-        }
-    }
+    registry_lock.lock();
 }
 
 pub fn unlock() void {
-    std.debug.assert(lockHeld());
-    holder.store(0, .release);
+    registry_lock.unlock();
 }
 
 /// True when the calling thread holds the lock.
 pub fn lockHeld() bool {
-    return holder.load(.monotonic) == thread_tls.threadPointer();
+    return registry_lock.heldByCaller();
 }
 
 /// For the child after fork: only the forking thread exists there.
 pub fn forceUnlock() void {
-    holder.store(0, .release);
+    registry_lock.forceUnlock();
 }
 
 /// A free record, marked claimed (lock held); null when no memory is left.
