@@ -74,6 +74,15 @@ pub inline fn threadPointer() usize {
 /// The calling thread's word. A signal handler on the same thread may read
 /// it between our instructions: a whole-word volatile access.
 pub inline fn get() usize {
+    if (builtin.cpu.arch == .x86_64) {
+        // The load through %fs directly: one instruction fewer than
+        // forming the address first.
+        return asm volatile (
+            \\movq mod_alloc_thread_word@GOTTPOFF(%%rip), %[word]
+            \\movq %%fs:(%[word]), %[word]
+            : [word] "=r" (-> usize),
+        );
+    }
     return @as(*volatile usize, address()).*;
 }
 
