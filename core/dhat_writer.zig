@@ -16,6 +16,7 @@ const counters = @import("counters.zig");
 const event_clock = @import("event_clock.zig");
 const peak = @import("peak.zig");
 const site_table = @import("site_table.zig");
+const thread_names = @import("thread_names.zig");
 const pages = @import("pages.zig");
 const safe_file = @import("safe_file.zig");
 
@@ -196,9 +197,27 @@ fn writeHeader(out: *Output, totals: Totals, sites_on: bool) void {
     out.print("\"totalBlocks\":{d},\"totalBytes\":{d},", .{ totals.events, totals.bytes });
     out.print("\"peakBytes\":{d},\"peakBlocks\":{d},", .{ totals.peak_bytes, totals.peak_blocks });
     out.print("\"countersPeakBytes\":{d},\"peakDriftBytes\":{d},", .{ totals.counters_peak_bytes, peak.flush_bytes });
-    out.print("\"endBytes\":{d},\"endBlocks\":{d},\"maps\":\"", .{ totals.end_bytes, totals.end_blocks });
+    out.print("\"endBytes\":{d},\"endBlocks\":{d},", .{ totals.end_bytes, totals.end_blocks });
+    writeThreadNames(out);
+    out.text(",\"maps\":\"");
     escapedFile(out, "/proc/self/maps", 16 << 20);
     out.text("\"},\"pps\":[");
+}
+
+/// "threadNames": the kernel thread names that each program point's
+/// "thread" id indexes (`thread_names.zig`; 0 is "unknown").
+fn writeThreadNames(out: *Output) void {
+    out.text("\"threadNames\":[");
+    var name: [thread_names.name_bytes]u8 = undefined;
+    var id: u32 = 0;
+    while (id < thread_names.names_max) : (id += 1) {
+        const length = thread_names.nameOf(id, &name);
+        if (length < 0) break;
+        out.text(if (id == 0) "\"" else ",\"");
+        out.escaped(name[0..@intCast(length)]);
+        out.text("\"");
+    }
+    out.text("]");
 }
 
 fn writeSites(out: *Output, frames: *FrameIndex) void {
@@ -212,7 +231,7 @@ fn writeSites(out: *Output, frames: *FrameIndex) void {
         first = false;
         out.print("\"tb\":{d},\"tbk\":{d},\"tl\":{d},", .{ stats[1], stats[0], stats[8] });
         out.print("\"mb\":{d},\"mbk\":{d},\"gb\":{d},\"gbk\":{d},", .{ stats[4], stats[5], stats[9], stats[10] });
-        out.print("\"eb\":{d},\"ebk\":{d},\"fs\":[", .{ stats[2], stats[3] });
+        out.print("\"eb\":{d},\"ebk\":{d},\"thread\":{d},\"fs\":[", .{ stats[2], stats[3], stats[11] });
         if (index == site_table.overflow_site) {
             out.print("{d}", .{frames.get(0)});
         } else for (addresses[0..@intCast(count)], 0..) |address, i| {

@@ -8,11 +8,17 @@ const BENCH = new URL("../zig-out/bin/malloc_bench", import.meta.url).pathname;
 const FLUSH_BYTES = 64 * 1024;
 
 interface Header {
-  modAlloc: { peakBytes: number; peakBlocks: number; countersPeakBytes: number; peakDriftBytes: number };
-  pps: { gb: number; gbk: number }[];
+  modAlloc: {
+    peakBytes: number;
+    peakBlocks: number;
+    countersPeakBytes: number;
+    peakDriftBytes: number;
+    threadNames: string[];
+  };
+  pps: { gb: number; gbk: number; thread: number }[];
 }
 
-Deno.test("with 4 allocating threads, the DHAT header's peak equals the program points' t-gmax sum", async () => {
+Deno.test("with 4 allocating threads, the DHAT header's peak equals the program points' t-gmax sum, and each point names its thread", async () => {
   const dir = await Deno.makeTempDir();
   try {
     const out = `${dir}/out.json`;
@@ -36,6 +42,10 @@ Deno.test("with 4 allocating threads, the DHAT header's peak equals the program 
       `counters ${file.modAlloc.countersPeakBytes}, sites ${file.modAlloc.peakBytes}`,
     );
     assert.ok(file.modAlloc.peakBytes > 4 * 1024 * 16, "four windows of live blocks");
+    // Each program point names the thread that allocated there.
+    assert.equal(file.modAlloc.threadNames[0], "unknown");
+    assert.ok(file.modAlloc.threadNames.includes("malloc_bench"), JSON.stringify(file.modAlloc.threadNames));
+    for (const pp of file.pps) assert.ok(pp.thread >= 0 && pp.thread < file.modAlloc.threadNames.length);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
