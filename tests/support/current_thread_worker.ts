@@ -1,3 +1,5 @@
+/// <reference no-default-lib="true" />
+/// <reference lib="deno.worker" />
 // Worker: reads its own thread's counters at start, then leaks `leak`
 // blocks of 16 B through the native fixture on its own thread, and reads
 // them again. Posts both and closes (its thread then exits).
