@@ -139,15 +139,15 @@ fn sumAll() ThreadCounters {
     return sum;
 }
 
-fn addInto(sum: *ThreadCounters, slot: *const ThreadCounters) void {
+fn addInto(sum: *ThreadCounters, counts: *const ThreadCounters) void {
     const get = ThreadCounters.get;
-    sum.alloc_count += get(&slot.alloc_count);
-    sum.free_count += get(&slot.free_count);
-    sum.total_bytes += get(&slot.total_bytes);
-    sum.current_bytes += get(&slot.current_bytes);
-    sum.live_count += get(&slot.live_count);
-    sum.foreign_count += get(&slot.foreign_count);
-    sum.failed_count += get(&slot.failed_count);
+    sum.alloc_count += get(&counts.alloc_count);
+    sum.free_count += get(&counts.free_count);
+    sum.total_bytes += get(&counts.total_bytes);
+    sum.current_bytes += get(&counts.current_bytes);
+    sum.live_count += get(&counts.live_count);
+    sum.foreign_count += get(&counts.foreign_count);
+    sum.failed_count += get(&counts.failed_count);
 }
 
 fn write(out: *[abi.stats_fields_count]f64, field: abi.StatsField, value: anytype) void {

@@ -1,8 +1,10 @@
 //! The allocator entry points. Under LD_PRELOAD these exported symbols are
 //! the process's malloc family; at run time `got_patch.zig` points GOT slots
-//! at the same functions. Every path is: forward to glibc -> count ->
-//! (Tier 2) capture the site. Nothing here allocates, locks anything but a
-//! live-table shard, or touches errno after the real call set it.
+//! at the same functions. Every path is: forward to glibc -> the thread's
+//! record -> (Tier 2, a separate out-of-line path) capture the site ->
+//! count. Nothing here allocates, locks anything but a live-table shard (and,
+//! once per thread, the registry lock of its record's claim), or touches
+//! errno after the real call set it.
 
 const std = @import("std");
 const real = @import("real.zig");
