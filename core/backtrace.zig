@@ -66,11 +66,17 @@ fn refreshName(record: *ThreadRecord) void {
 }
 
 /// The site of the current allocation, as stored in the live table: the
-/// site table's id + 1 (0 means "no site").
-pub noinline fn captureSite(record: *ThreadRecord) u32 {
+/// site table's id + 1 (0 means "no site"). `hook_frame` is the frame of
+/// the exported hook: the walk starts there, so the library's own frames
+/// are not walked (frames inside it are still skipped, should a compiler
+/// ever make the hook frameless).
+pub noinline fn captureSite(record: *ThreadRecord, hook_frame: usize) u32 {
     if (record.counters.alloc_count >= record.name_check_at) refreshName(record);
     var frames: [options.frames_max]usize = undefined;
-    const frame = stack_walk.framePointer();
+    const here = stack_walk.framePointer();
+    // The hook's frame lies above ours on this stack; anything else (a
+    // frameless hook) starts from here.
+    const frame = if (hook_frame > here and hook_frame - here < 64 * 1024) hook_frame else here;
     const bounds = boundsFor(record, frame);
     var hash: stack_walk.FrameHash = .{};
     const count = stack_walk.walk(frame, bounds, own_start, own_end, frames[0..site_table.framesMax()], &hash);

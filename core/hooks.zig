@@ -55,23 +55,25 @@ inline fn recordAlloc(block: ?*anyopaque, size: usize) void {
     if (!isCounting()) return;
     const record = threads.enter() orelse return;
     defer threads.leave(record);
-    if (site_table.enabled()) return recordAllocWithSite(record, block, size);
+    if (site_table.enabled()) return recordAllocWithSite(record, block, size, @frameAddress());
     const ptr = block orelse return record.counters.countFailed();
     if (!track(record, ptr, size, no_origin)) return record.counters.countForeign();
     record.counters.countAlloc(0, size, 1);
 }
 
-noinline fn recordAllocWithSite(record: *ThreadRecord, block: ?*anyopaque, size: usize) void {
+/// `hook_frame`: the frame of the exported hook, whose record holds the
+/// return address into the program: the walk starts there.
+noinline fn recordAllocWithSite(record: *ThreadRecord, block: ?*anyopaque, size: usize, hook_frame: usize) void {
     const ptr = block orelse return record.counters.countFailed();
-    const born = origin(record);
+    const born = origin(record, hook_frame);
     if (!track(record, ptr, size, born)) return record.counters.countForeign();
     site_table.countAlloc(born.site - 1, laneOf(record), size, @intCast(size), 1, size);
     record.counters.countAlloc(0, size, 1);
     record.counters.offerPeak();
 }
 
-fn origin(record: *ThreadRecord) Origin {
-    return .{ .site = backtrace.captureSite(record), .time = event_clock.now(&record.clock) };
+fn origin(record: *ThreadRecord, hook_frame: usize) Origin {
+    return .{ .site = backtrace.captureSite(record, hook_frame), .time = event_clock.now(&record.clock) };
 }
 
 /// Enters a new block in the live table; false when it cannot be (too
@@ -161,7 +163,7 @@ pub fn realloc(ptr: ?*anyopaque, size: usize) callconv(hook_callconv) ?*anyopaqu
         }
         return null;
     };
-    const born = if (site_table.enabled()) origin(record) else no_origin;
+    const born = if (site_table.enabled()) origin(record, @frameAddress()) else no_origin;
     const tracked = track(record, new_block, size, born);
     const old_size: u64 = if (old != live_table.none) live_table.sizeOf(old) else 0;
     if (old != live_table.none and live_table.siteOf(old) != 0) siteFree(record, old, old_time);
