@@ -11,9 +11,10 @@
 //! memory the registry maps in chunks (`thread_registry.zig`) and are never
 //! unmapped: an isolate may hold a pointer to its thread's output area.
 //!
-//! Layout (an extern struct, in declaration order): the hot part (the flags
-//! the hook reads, then the counters) fills the first two cache lines;
-//! Tier 2 state the third; cold buffers follow.
+//! Layout: the compiler orders a file's fields, so the comptime asserts
+//! below pin what matters: the flags the hook reads at offset 0 and the
+//! counters within the first two cache lines (the Tier 1 path touches
+//! nothing else); Tier 2 state and cold buffers may go anywhere after.
 
 const std = @import("std");
 const counters_zig = @import("counters.zig");
