@@ -321,10 +321,17 @@ export fn mod_alloc_memory_bytes() f64 {
         got_patch.mappedBytes() + site_table.residentBytes());
 }
 
+/// Values `mod_alloc_thread_figures` writes (checked by tests/abi_test.ts).
+const thread_figures_count = 7;
+
+export fn mod_alloc_thread_figures_count() u32 {
+    return thread_figures_count;
+}
+
 /// Thread figures: records claimed now, the most claimed at once, claims
 /// ever made, record chunks mapped, events left uncounted for want of a
 /// record, distinct thread names, stack mappings looked up.
-export fn mod_alloc_thread_figures(out: *[7]f64) void {
+export fn mod_alloc_thread_figures(out: *[thread_figures_count]f64) void {
     const figures = thread_registry.figures();
     out.* = .{
         @floatFromInt(figures[0]),

@@ -166,9 +166,20 @@ export interface ThreadFigures {
   stackResolves: number;
 }
 
+/** Field order of `mod_alloc_thread_figures` (its count is checked by tests/abi_test.ts). */
+export const THREAD_FIGURES = [
+  "claimed",
+  "claimedMax",
+  "claimsTotal",
+  "chunks",
+  "uncountedEvents",
+  "threadNames",
+  "stackResolves",
+] as const;
+
 /** Reads the thread figures. */
 export function readThreadFigures(library: NativeLibrary): ThreadFigures {
-  const out = new Float64Array(7);
+  const out = new Float64Array(THREAD_FIGURES.length);
   library.symbols.mod_alloc_thread_figures(out);
   const [claimed, claimedMax, claimsTotal, chunks, uncountedEvents, threadNames, stackResolves] = out;
   return { claimed, claimedMax, claimsTotal, chunks, uncountedEvents, threadNames, stackResolves };

@@ -25,6 +25,7 @@ export const symbols = {
   mod_alloc_mark_peak_current: { parameters: [], result: "void" },
   mod_alloc_reset: { parameters: [], result: "void" },
   mod_alloc_memory_bytes: { parameters: [], result: "f64" },
+  mod_alloc_thread_figures_count: { parameters: [], result: "u32" },
   mod_alloc_thread_figures: { parameters: ["buffer"], result: "void" },
   mod_alloc_thread_name: { parameters: ["u32", "buffer"], result: "i32" },
   mod_alloc_patched_slots: { parameters: [], result: "u32" },

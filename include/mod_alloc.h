@@ -40,7 +40,8 @@ void mod_alloc_sites_summary(double *out /* [9] */);
 /* Threads: records claimed now, most claimed at once, claims ever made,
  * record chunks mapped, events not counted for want of a record, distinct
  * thread names, stack mappings looked up in /proc/self/maps. */
-void mod_alloc_thread_figures(double *out /* [7] */);
+uint32_t mod_alloc_thread_figures_count(void); /* 7 */
+void mod_alloc_thread_figures(double *out /* [mod_alloc_thread_figures_count()] */);
 /* The kernel name (comm) behind a site's thread-name id, NUL-terminated;
  * returns its length, or -1 for an id not in the table. */
 int32_t mod_alloc_thread_name(uint32_t id, char *out /* [16] */);
