@@ -214,7 +214,7 @@ fn writeThreadNames(out: *Output) void {
         const length = thread_names.nameOf(id, &name);
         if (length < 0) break;
         out.text(if (id == 0) "\"" else ",\"");
-        out.escaped(name[0..@intCast(length)]);
+        _ = out.escaped(name[0..@intCast(length)], false);
         out.text("\"");
     }
     out.text("]");
