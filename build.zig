@@ -57,6 +57,17 @@ pub fn build(b: *std.Build) void {
     const workload = b.addExecutable(.{ .name = "dhat_workload", .root_module = workload_module });
     b.getInstallStep().dependOn(&b.addInstallArtifact(workload, .{ .dest_dir = .{ .override = .{ .custom = "bin/test" } } }).step);
 
+    // Thread-record reproductions (tests/thread_records_test.ts): a plain
+    // program that finds the library's functions with dlsym.
+    // No UBSan runtime: its 256 KiB of static TLS would not fit the small
+    // thread stacks this program asks for.
+    const records_module = b.createModule(.{ .target = target, .optimize = .debug, .link_libc = true, .omit_frame_pointer = false, .sanitize_c = .off });
+    records_module.addCSourceFile(.{ .file = b.path("tests/fixture/thread_records.c"), .flags = &.{ "-std=gnu11", "-O1", "-g", "-fno-omit-frame-pointer", "-fno-builtin", "-Wall", "-Werror" } });
+    records_module.linkSystemLibrary("pthread", .{});
+    records_module.linkSystemLibrary("dl", .{});
+    const records_exe = b.addExecutable(.{ .name = "thread_records", .root_module = records_module });
+    b.getInstallStep().dependOn(&b.addInstallArtifact(records_exe, .{ .dest_dir = .{ .override = .{ .custom = "bin/test" } } }).step);
+
     // The reliability stress program (tests/stress/run.ts).
     const stress_module = b.createModule(.{ .target = target, .optimize = .debug, .link_libc = true, .omit_frame_pointer = false });
     stress_module.addCSourceFile(.{ .file = b.path("tests/fixture/stress.c"), .flags = &.{ "-std=gnu11", "-O1", "-g", "-fno-omit-frame-pointer", "-Wall" } });

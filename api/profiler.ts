@@ -399,8 +399,9 @@ export class Profiler implements Disposable {
    * (`allocCount`, `totalBytes`, `currentBytes`, `liveCount`, `freedCount`,
    * `totalLifetime`; peaks are the sites' all-time values). With
    * `thread: "current"` only the calling thread's allocations are counted
-   * when it owns one of the site table's 7 thread lanes (the first threads
-   * to allocate get them; the rest share one), else every thread's.
+   * when it owns one of the site table's 7 thread lanes (a thread takes a
+   * free one at its first call site and gives it back when it exits; while
+   * all are taken, other threads share one), else every thread's.
    *
    * @param options `sortBy` and `limit`.
    * @returns The sites, largest first.

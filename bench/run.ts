@@ -63,28 +63,65 @@ function runConfig(config: Config, args: string[]): Promise<Record<string, numbe
     : runJson(command, [...rest, mallocBench, ...args], config.env);
 }
 
-async function mallocRows(): Promise<string[][]> {
-  const rows: string[][] = [];
-  for (const threads of [1, 2]) {
-    const times = new Map<string, number[]>(configs.map((config) => [config.name, []]));
-    for (let repeat = 0; repeat < repeats; repeat++) {
-      for (const config of configs) {
-        if (config.peer && repeat >= peerRepeats) continue;
-        const result = await runConfig(config, [String(threads), String(steps), String(window)]);
-        times.get(config.name)!.push(result.elapsed_ns / 1e6);
-      }
-    }
-    const baseline = median(times.get("plain")!);
-    for (const config of configs) {
-      const value = median(times.get(config.name)!);
-      rows.push([
-        `C malloc/free, ${threads} thread${threads > 1 ? "s" : ""}`,
-        config.name,
-        `${value.toFixed(1)} ms`,
-        ratio(value, baseline),
-      ]);
+/** A variant of the C loop: extra options of malloc_bench and a row label. */
+interface Variant {
+  label: string;
+  threads: number;
+  options: string[];
+  /** Run heaptrack and valgrind too (the base rows only: they are slow). */
+  peers: boolean;
+}
+
+const variants: Variant[] = [
+  { label: "C malloc/free, 1 thread", threads: 1, options: [], peers: true },
+  { label: "C malloc/free, 2 threads", threads: 2, options: [], peers: true },
+  {
+    label: "C malloc/free, 1 thread, 16-frame variant (20 frames deep, 8 call sites)",
+    threads: 1,
+    options: ["--deep"],
+    peers: false,
+  },
+  { label: "C malloc/free, 1 thread, 1,100 threads alive", threads: 1, options: ["--alive", "1100"], peers: false },
+  {
+    label: "C malloc/free, 1 thread, after 10,000 exited threads",
+    threads: 1,
+    options: ["--exited", small ? "2000" : "10000"],
+    peers: false,
+  },
+];
+
+/** Ratios of the quiet 1-thread row, for the "vs quiet" column. */
+const quietRatios = new Map<string, number>();
+
+async function variantRows(variant: Variant): Promise<string[][]> {
+  const chosen = configs.filter((config) => variant.peers || !config.peer);
+  const times = new Map<string, number[]>(chosen.map((config) => [config.name, []]));
+  const args = [String(variant.threads), String(steps), String(window), ...variant.options];
+  for (let repeat = 0; repeat < repeats; repeat++) {
+    for (const config of chosen) {
+      if (config.peer && repeat >= peerRepeats) continue;
+      const result = await runConfig(config, args);
+      times.get(config.name)!.push(result.elapsed_ns / 1e6);
     }
   }
+  const baseline = median(times.get("plain")!);
+  const rows: string[][] = [];
+  for (const config of chosen) {
+    const value = median(times.get(config.name)!);
+    const quotient = value / baseline;
+    if (variant === variants[0]) quietRatios.set(config.name, quotient);
+    const quiet = quietRatios.get(config.name);
+    const versusQuiet = variant === variants[0] || quiet === undefined || config.name === "plain"
+      ? ""
+      : `${(quotient / quiet).toFixed(2)}x`;
+    rows.push([variant.label, config.name, `${value.toFixed(1)} ms`, ratio(value, baseline), versusQuiet]);
+  }
+  return rows;
+}
+
+async function mallocRows(): Promise<string[][]> {
+  const rows: string[][] = [];
+  for (const variant of variants) rows.push(...await variantRows(variant));
   return rows;
 }
 
@@ -100,12 +137,13 @@ async function denoRows(): Promise<string[][]> {
   }
   const baseline = median(plain);
   return [
-    ["Deno typed arrays + JSON", "plain", `${baseline.toFixed(1)} ms`, "1.00x"],
+    ["Deno typed arrays + JSON", "plain", `${baseline.toFixed(1)} ms`, "1.00x", ""],
     [
       "Deno typed arrays + JSON",
       "Tier 1 (ModAlloc.install())",
       `${median(installed).toFixed(1)} ms`,
       ratio(median(installed), baseline),
+      "",
     ],
   ];
 }
@@ -135,7 +173,9 @@ console.log(
   `\nmod-alloc overhead (median of ${repeats} runs, ${peerRepeats} for heaptrack/valgrind; ` +
     `C: ${steps.toLocaleString("en")} steps per thread; ${small ? "small" : "default"} size; ${machine})\n`,
 );
-console.log(markdownTable(["workload", "configuration", "median time", "vs plain"], speed));
+console.log(
+  markdownTable(["workload", "configuration", "median time", "vs plain", "vs the quiet 1-thread ratio"], speed),
+);
 console.log("\nProfiler memory\n");
 console.log(markdownTable(["workload", "profiler memory", "per live block"], [memory.row]));
 if (missingPeers.length > 0) console.log(`\nNot measured (not installed): ${missingPeers.join(", ")}.`);

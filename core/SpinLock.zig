@@ -1,14 +1,19 @@
 //! A test-and-test-and-set lock for the short critical sections of the live
-//! table and the overflow counters. A futex or pthread mutex is not an
-//! option inside a malloc hook: neither may allocate, but a mutex may call
-//! into code that does on contention paths we cannot see.
+//! table, the thread registry and install. A futex or pthread mutex is not
+//! an option inside a malloc hook: neither may allocate, but a mutex may
+//! call into code that does on contention paths we cannot see.
+//!
+//! The lock word holds its holder's thread pointer (0 = free), so a thread
+//! can ask whether it already holds a lock (`heldByCaller`) before a hook it
+//! reaches again (an atfork handler, a signal handler) spins on itself.
 
 const std = @import("std");
 const linux = std.os.linux;
+const thread_tls = @import("thread_tls.zig");
 
 const SpinLock = @This();
 
-state: std.atomic.Value(u32) = .init(0),
+state: std.atomic.Value(usize) = .init(0),
 
 /// Spins this many times before yielding the CPU: long enough to cover a
 /// critical section of a few hundred nanoseconds, short enough not to burn a
@@ -16,10 +21,12 @@ state: std.atomic.Value(u32) = .init(0),
 const spins_before_yield = 128;
 
 pub fn lock(self: *SpinLock) void {
+    const holder = thread_tls.threadPointer();
+    std.debug.assert(holder != 0 and self.state.load(.monotonic) != holder);
     var spins: u32 = 0;
     while (true) {
         if (self.state.load(.monotonic) == 0 and
-            self.state.cmpxchgWeak(0, 1, .acquire, .monotonic) == null) return;
+            self.state.cmpxchgWeak(0, holder, .acquire, .monotonic) == null) return;
         spins += 1;
         if (spins < spins_before_yield) {
             std.atomic.spinLoopHint();
@@ -31,8 +38,13 @@ pub fn lock(self: *SpinLock) void {
 }
 
 pub fn unlock(self: *SpinLock) void {
-    std.debug.assert(self.state.load(.monotonic) == 1);
+    std.debug.assert(self.heldByCaller());
     self.state.store(0, .release);
+}
+
+/// True when the calling thread holds the lock.
+pub fn heldByCaller(self: *const SpinLock) bool {
+    return self.state.load(.monotonic) == thread_tls.threadPointer();
 }
 
 /// For the child after fork: the holder thread no longer exists there.
@@ -40,10 +52,20 @@ pub fn forceUnlock(self: *SpinLock) void {
     self.state.store(0, .release);
 }
 
-test "lock excludes a second locker until unlock" {
+test "lock excludes a second locker until unlock, and knows its holder" {
     var spin: SpinLock = .{};
     spin.lock();
+    try std.testing.expect(spin.heldByCaller());
     try std.testing.expect(spin.state.cmpxchgStrong(0, 1, .acquire, .monotonic) != null);
+    const Other = struct {
+        fn run(lock_ptr: *SpinLock, held: *bool) void {
+            held.* = lock_ptr.heldByCaller();
+        }
+    };
+    var held_elsewhere = true;
+    (try std.Thread.spawn(.{}, Other.run, .{ &spin, &held_elsewhere })).join();
+    try std.testing.expect(!held_elsewhere);
     spin.unlock();
+    try std.testing.expect(!spin.heldByCaller());
     try std.testing.expect(spin.state.cmpxchgStrong(0, 1, .acquire, .monotonic) == null);
 }

@@ -14,7 +14,9 @@ const linux = std.os.linux;
 const abi = @import("abi.zig");
 const counters = @import("counters.zig");
 const event_clock = @import("event_clock.zig");
+const peak = @import("peak.zig");
 const site_table = @import("site_table.zig");
+const thread_names = @import("thread_names.zig");
 const pages = @import("pages.zig");
 const safe_file = @import("safe_file.zig");
 
@@ -172,19 +174,50 @@ const FrameIndex = struct {
     }
 };
 
-const Totals = struct { events: f64, bytes: f64, peak_bytes: f64, peak_blocks: f64, end_bytes: f64, end_blocks: f64 };
+const Totals = struct {
+    events: f64,
+    bytes: f64,
+    peak_bytes: f64,
+    peak_blocks: f64,
+    end_bytes: f64,
+    end_blocks: f64,
+    /// The all-threads counters' peak (`peak.zig`), which chose the peak
+    /// moment; with call sites on, `peak_bytes` is the sites' bytes at that
+    /// moment, what dh_view sums, and the two differ by less than the
+    /// drift bound (`peak.flush_bytes` per live thread).
+    counters_peak_bytes: f64,
+};
 
 fn writeHeader(out: *Output, totals: Totals, sites_on: bool) void {
     out.text("{\"dhatFileVersion\":2,\"mode\":\"heap\",\"verb\":\"Allocated\",\"bklt\":true,\"bkacc\":false,");
     out.print("\"tu\":\"allocs\",\"Mtu\":\"Mallocs\",\"tuth\":{d},\"cmd\":\"", .{short_lived_allocs});
     escapedFile(out, "/proc/self/cmdline", 4096);
-    out.print("\",\"pid\":{d},\"te\":{d},\"tg\":{d},", .{ linux.getpid(), event_clock.elapsed(), site_table.peakTime() });
+    out.print("\",\"pid\":{d},\"te\":{d},\"tg\":{d},", .{ linux.getpid(), event_clock.elapsed(), peak.peakTime() });
     out.print("\"modAlloc\":{{\"format\":1,\"callSites\":{},", .{sites_on});
     out.print("\"totalBlocks\":{d},\"totalBytes\":{d},", .{ totals.events, totals.bytes });
     out.print("\"peakBytes\":{d},\"peakBlocks\":{d},", .{ totals.peak_bytes, totals.peak_blocks });
-    out.print("\"endBytes\":{d},\"endBlocks\":{d},\"maps\":\"", .{ totals.end_bytes, totals.end_blocks });
+    out.print("\"countersPeakBytes\":{d},\"peakDriftBytes\":{d},", .{ totals.counters_peak_bytes, peak.flush_bytes });
+    out.print("\"endBytes\":{d},\"endBlocks\":{d},", .{ totals.end_bytes, totals.end_blocks });
+    writeThreadNames(out);
+    out.text(",\"maps\":\"");
     escapedFile(out, "/proc/self/maps", 16 << 20);
     out.text("\"},\"pps\":[");
+}
+
+/// "threadNames": the kernel thread names that each program point's
+/// "thread" id indexes (`thread_names.zig`; 0 is "unknown").
+fn writeThreadNames(out: *Output) void {
+    out.text("\"threadNames\":[");
+    var name: [thread_names.name_bytes]u8 = undefined;
+    var id: u32 = 0;
+    while (id < thread_names.names_max) : (id += 1) {
+        const length = thread_names.nameOf(id, &name);
+        if (length < 0) break;
+        out.text(if (id == 0) "\"" else ",\"");
+        _ = out.escaped(name[0..@intCast(length)], false);
+        out.text("\"");
+    }
+    out.text("]");
 }
 
 fn writeSites(out: *Output, frames: *FrameIndex) void {
@@ -198,7 +231,7 @@ fn writeSites(out: *Output, frames: *FrameIndex) void {
         first = false;
         out.print("\"tb\":{d},\"tbk\":{d},\"tl\":{d},", .{ stats[1], stats[0], stats[8] });
         out.print("\"mb\":{d},\"mbk\":{d},\"gb\":{d},\"gbk\":{d},", .{ stats[4], stats[5], stats[9], stats[10] });
-        out.print("\"eb\":{d},\"ebk\":{d},\"fs\":[", .{ stats[2], stats[3] });
+        out.print("\"eb\":{d},\"ebk\":{d},\"thread\":{d},\"fs\":[", .{ stats[2], stats[3], stats[11] });
         if (index == site_table.overflow_site) {
             out.print("{d}", .{frames.get(0)});
         } else for (addresses[0..@intCast(count)], 0..) |address, i| {
@@ -235,34 +268,44 @@ fn writeFrameTable(out: *Output, frames: *FrameIndex, sites_on: bool) void {
 
 fn totalsNow() Totals {
     var stats: [abi.stats_fields_count]f64 = undefined;
-    counters.snapshot(.all, &stats);
+    var scratch: counters.ThreadCounters = .{};
+    counters.snapshot(.all, &scratch, &stats);
     const field = struct {
         fn get(values: *const [abi.stats_fields_count]f64, name: abi.StatsField) f64 {
             return values[@intFromEnum(name)];
         }
     }.get;
-    if (site_table.enabled()) {
-        const peak = site_table.globalPeak();
-        const now = site_table.globalCurrent();
-        var sums: [2]f64 = undefined;
-        site_table.totals(&sums);
-        return .{
-            .events = sums[0],
-            .bytes = sums[1],
-            .peak_bytes = @floatFromInt(peak[0]),
-            .peak_blocks = @floatFromInt(peak[1]),
-            .end_bytes = @floatFromInt(now[0]),
-            .end_blocks = @floatFromInt(now[1]),
-        };
-    }
-    return .{
+    var totals: Totals = .{
         .events = field(&stats, .alloc_count),
         .bytes = field(&stats, .total_bytes),
         .peak_bytes = field(&stats, .peak_bytes),
         .peak_blocks = field(&stats, .peak_live_count),
         .end_bytes = field(&stats, .current_bytes),
         .end_blocks = field(&stats, .live_count),
+        .counters_peak_bytes = field(&stats, .peak_bytes),
     };
+    if (site_table.enabled()) {
+        // The header sums the program points, so it says what dh_view
+        // shows for the same file.
+        totals.events = 0;
+        totals.bytes = 0;
+        totals.peak_bytes = 0;
+        totals.peak_blocks = 0;
+        totals.end_bytes = 0;
+        totals.end_blocks = 0;
+        var site: [site_table.stats_values]f64 = undefined;
+        var addresses: [1]u64 = undefined;
+        for (0..site_table.bucketsCount()) |index| {
+            if (site_table.read(@intCast(index), null, &site, &addresses) < 0) continue;
+            totals.events += site[0];
+            totals.bytes += site[1];
+            totals.end_bytes += site[2];
+            totals.end_blocks += site[3];
+            totals.peak_bytes += site[9];
+            totals.peak_blocks += site[10];
+        }
+    }
+    return totals;
 }
 
 /// Writes the report to `path` ("%p" becomes the pid). 0 on success, else

@@ -10,19 +10,16 @@
 //! made while the block lived", within that margin.
 
 const std = @import("std");
-const counters = @import("counters.zig");
 
 const batch = 64;
 
 var shared: std.atomic.Value(u64) = .init(0);
 
-const Local = struct { next: u64 = 0, end: u64 = 0 };
-var locals: [counters.threads_max]Local = @splat(.{});
+/// A thread's current batch of ticks (kept in its record).
+pub const Local = struct { next: u64 = 0, end: u64 = 0 };
 
-/// The current time for a thread slot (null: a thread without a slot).
-pub inline fn now(slot: ?usize) u64 {
-    const index = slot orelse return shared.fetchAdd(1, .monotonic);
-    const local = &locals[index];
+/// The current time for the thread that owns `local`.
+pub inline fn now(local: *Local) u64 {
     if (local.next == local.end) {
         local.next = shared.fetchAdd(batch, .monotonic);
         local.end = local.next + batch;
@@ -38,9 +35,11 @@ pub fn elapsed() u64 {
 }
 
 test "times of one thread increase and batches do not overlap" {
-    const first = now(0);
-    const second = now(0);
+    var one: Local = .{};
+    var two: Local = .{};
+    const first = now(&one);
+    const second = now(&one);
     try std.testing.expect(second == first + 1);
-    const other = now(1);
+    const other = now(&two);
     try std.testing.expect(other >= first + batch or other + batch <= first);
 }

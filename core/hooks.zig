@@ -1,21 +1,35 @@
 //! The allocator entry points. Under LD_PRELOAD these exported symbols are
 //! the process's malloc family; at run time `got_patch.zig` points GOT slots
-//! at the same functions. Every path is: forward to glibc -> count ->
-//! (Tier 2) capture the site. Nothing here allocates, locks anything but a
-//! live-table shard, or touches errno after the real call set it.
+//! at the same functions. Every path is: forward to glibc -> the thread's
+//! record -> (Tier 2, a separate out-of-line path) capture the site ->
+//! count. Nothing here allocates, locks anything but a live-table shard (and,
+//! once per thread, the registry lock of its record's claim), or touches
+//! errno after the real call set it.
 
 const std = @import("std");
 const real = @import("real.zig");
-const counters = @import("counters.zig");
 const live_table = @import("live_table.zig");
 const site_table = @import("site_table.zig");
 const backtrace = @import("backtrace.zig");
 const event_clock = @import("event_clock.zig");
+const threads = @import("thread_lifecycle.zig");
+const ThreadRecord = @import("ThreadRecord.zig");
 
 /// Off only between `uninstall` and the next `install`. Starts on: under
 /// preload the first malloc comes before any constructor, and when the
 /// library is dlopen-ed nothing calls these functions before install.
 pub var counting: std.atomic.Value(bool) = .init(true);
+
+/// The hooks' calling convention: C, but assuming only 8-byte stack
+/// alignment on x86_64. Callers do call malloc with a misaligned stack
+/// (hand-written assembly, code built without frame pointers: the stress
+/// suite's garbage-frame-pointer program does), and the compiler's aligned
+/// SSE spills (`movaps`) in our slow paths would fault there; realigning
+/// costs one `and` in the prologue.
+pub const hook_callconv: std.lang.CallingConvention = switch (@import("builtin").cpu.arch) {
+    .x86_64 => .{ .x86_64_sysv = .{ .incoming_stack_alignment = 8 } },
+    else => .c,
+};
 
 extern fn __errno_location() callconv(.c) *c_int;
 const enomem: c_int = @intFromEnum(std.os.linux.E.NOMEM);
@@ -26,75 +40,88 @@ fn isCounting() bool {
 
 /// A block's site as the live table keeps it (0 = none) and its birth time.
 const Origin = struct { site: u32, time: u64 };
+const no_origin: Origin = .{ .site = 0, .time = 0 };
 
-inline fn origin(handle: counters.Handle) Origin {
-    if (!site_table.enabled()) return .{ .site = 0, .time = 0 };
-    return .{ .site = backtrace.captureSite(handle), .time = event_clock.now(slotOf(handle)) };
+/// The calling thread's site-table lane, claimed on its first site event.
+inline fn laneOf(record: *ThreadRecord) u8 {
+    if (record.lane == ThreadRecord.lane_unassigned) record.lane = site_table.claimLane();
+    return record.lane;
 }
 
-fn slotOf(handle: counters.Handle) ?usize {
-    return if (handle.shared()) null else counters.slotIndexOf(handle.counters);
-}
-
-/// Counts a block the real allocator just returned (or failed to).
+/// Counts a block the real allocator just returned (or failed to). Tier 1
+/// and Tier 2 part here, once per event: the Tier 1 path stays a few
+/// lines with a small stack frame.
 inline fn recordAlloc(block: ?*anyopaque, size: usize) void {
     if (!isCounting()) return;
-    const handle = counters.enter() orelse return;
-    defer handle.release();
-    const thread = handle.counters;
-    const ptr = block orelse return thread.countFailed();
-    const born = origin(handle);
-    if (!track(handle, ptr, size, born)) return thread.countForeign();
-    thread.countAlloc(0, size, 1);
-    if (born.site != 0) site_table.countAlloc(born.site - 1, writerOf(handle), size, @intCast(size), 1, size);
+    const record = threads.enter() orelse return;
+    defer threads.leave(record);
+    if (site_table.enabled()) return recordAllocWithSite(record, block, size, @frameAddress());
+    const ptr = block orelse return record.counters.countFailed();
+    if (!track(record, ptr, size, no_origin)) return record.counters.countForeign();
+    record.counters.countAlloc(0, size, 1);
 }
 
-fn writerOf(handle: counters.Handle) site_table.Writer {
-    return .forSlot(slotOf(handle));
+/// `hook_frame`: the frame of the exported hook, whose record holds the
+/// return address into the program: the walk starts there.
+noinline fn recordAllocWithSite(record: *ThreadRecord, block: ?*anyopaque, size: usize, hook_frame: usize) void {
+    const ptr = block orelse return record.counters.countFailed();
+    const born = origin(record, hook_frame);
+    if (!track(record, ptr, size, born)) return record.counters.countForeign();
+    site_table.countAlloc(born.site - 1, laneOf(record), size, @intCast(size), 1, size);
+    record.counters.countAlloc(0, size, 1);
+    record.counters.offerPeak();
+}
+
+fn origin(record: *ThreadRecord, hook_frame: usize) Origin {
+    return .{ .site = backtrace.captureSite(record, hook_frame), .time = event_clock.now(&record.clock) };
 }
 
 /// Enters a new block in the live table; false when it cannot be (too
 /// large, or the table can grow no more): the block then stays foreign.
-inline fn track(handle: counters.Handle, block: *anyopaque, size: usize, born: Origin) bool {
+inline fn track(record: *ThreadRecord, block: *anyopaque, size: usize, born: Origin) bool {
     if (size > live_table.size_max) return false;
     const stale = live_table.insert(@intFromPtr(block), size, born.site, born.time) catch return false;
     // A free of this address that was never seen (made while uninstalled):
     // settle it now so the block is not counted twice.
-    if (stale != live_table.none) {
-        handle.counters.countFree(live_table.sizeOf(stale));
-        // Its site, if it has one, is settled too; when it was freed is
-        // unknown, so no lifetime is added.
-        const site = live_table.siteOf(stale);
-        if (site != 0) site_table.countFree(site - 1, writerOf(handle), live_table.sizeOf(stale), 0);
-    }
+    if (stale != live_table.none) settleStale(record, stale);
     return true;
 }
 
+fn settleStale(record: *ThreadRecord, stale: live_table.Found) void {
+    @branchHint(.cold);
+    record.counters.countFree(live_table.sizeOf(stale));
+    // Its site, if it has one, is settled too; when it was freed is
+    // unknown, so no lifetime is added.
+    const site = live_table.siteOf(stale);
+    if (site != 0) site_table.countFree(site - 1, laneOf(record), live_table.sizeOf(stale), 0);
+}
+
 /// Settles the site of a block that is gone (freed, or moved by realloc).
-inline fn siteFree(handle: counters.Handle, block: live_table.Found, time: u64) void {
+noinline fn siteFree(record: *ThreadRecord, block: live_table.Found, time: u64) void {
     const site = live_table.siteOf(block);
-    if (site == 0) return;
-    site_table.countFree(site - 1, writerOf(handle), live_table.sizeOf(block), (event_clock.now(slotOf(handle)) -% time) & live_table.time_mask);
+    std.debug.assert(site != 0);
+    const lifetime = (event_clock.now(&record.clock) -% time) & live_table.time_mask;
+    site_table.countFree(site - 1, laneOf(record), live_table.sizeOf(block), lifetime);
 }
 
 inline fn recordFree(ptr: *anyopaque) void {
     if (!isCounting()) return;
-    const handle = counters.enter() orelse return;
-    defer handle.release();
+    const record = threads.enter() orelse return;
+    defer threads.leave(record);
     var time: u64 = undefined;
     const block = live_table.remove(@intFromPtr(ptr), &time);
-    if (block == live_table.none) return handle.counters.countForeign();
-    handle.counters.countFree(live_table.sizeOf(block));
-    siteFree(handle, block, time);
+    if (block == live_table.none) return record.counters.countForeign();
+    if (live_table.siteOf(block) != 0) siteFree(record, block, time);
+    record.counters.countFree(live_table.sizeOf(block));
 }
 
-pub fn malloc(size: usize) callconv(.c) ?*anyopaque {
+pub fn malloc(size: usize) callconv(hook_callconv) ?*anyopaque {
     const block = real.malloc(size);
     recordAlloc(block, size);
     return block;
 }
 
-pub fn calloc(count: usize, size: usize) callconv(.c) ?*anyopaque {
+pub fn calloc(count: usize, size: usize) callconv(hook_callconv) ?*anyopaque {
     // glibc checks count * size for overflow and fails with ENOMEM; the
     // product is only used once the call succeeded, so it cannot wrap.
     const block = real.calloc(count, size);
@@ -102,19 +129,19 @@ pub fn calloc(count: usize, size: usize) callconv(.c) ?*anyopaque {
     return block;
 }
 
-pub fn free(ptr: ?*anyopaque) callconv(.c) void {
+pub fn free(ptr: ?*anyopaque) callconv(hook_callconv) void {
     // Removed from the table before the real free: once glibc has the block
     // back, another thread may be handed the same address.
     if (ptr) |block| recordFree(block);
     real.free(ptr);
 }
 
-pub fn realloc(ptr: ?*anyopaque, size: usize) callconv(.c) ?*anyopaque {
+pub fn realloc(ptr: ?*anyopaque, size: usize) callconv(hook_callconv) ?*anyopaque {
     const old_block = ptr orelse return malloc(size);
     if (!isCounting()) return real.realloc(ptr, size);
-    const handle = counters.enter() orelse return real.realloc(ptr, size);
-    defer handle.release();
-    const thread = handle.counters;
+    const record = threads.enter() orelse return real.realloc(ptr, size);
+    defer threads.leave(record);
+    const thread = &record.counters;
     var old_time: u64 = undefined;
     const old = live_table.remove(@intFromPtr(old_block), &old_time);
     const result = real.realloc(ptr, size);
@@ -124,8 +151,8 @@ pub fn realloc(ptr: ?*anyopaque, size: usize) callconv(.c) ?*anyopaque {
             if (old == live_table.none) {
                 thread.countForeign();
             } else {
+                if (live_table.siteOf(old) != 0) siteFree(record, old, old_time);
                 thread.countFree(live_table.sizeOf(old));
-                siteFree(handle, old, old_time);
             }
         } else {
             // Failed: p is untouched and still live.
@@ -136,10 +163,10 @@ pub fn realloc(ptr: ?*anyopaque, size: usize) callconv(.c) ?*anyopaque {
         }
         return null;
     };
-    const born = origin(handle);
-    const tracked = track(handle, new_block, size, born);
+    const born = if (site_table.enabled()) origin(record, @frameAddress()) else no_origin;
+    const tracked = track(record, new_block, size, born);
     const old_size: u64 = if (old != live_table.none) live_table.sizeOf(old) else 0;
-    if (old != live_table.none) siteFree(handle, old, old_time);
+    if (old != live_table.none and live_table.siteOf(old) != 0) siteFree(record, old, old_time);
     if (!tracked) {
         if (old != live_table.none) thread.countFree(old_size);
         thread.countForeign();
@@ -149,12 +176,13 @@ pub fn realloc(ptr: ?*anyopaque, size: usize) callconv(.c) ?*anyopaque {
     // block of `size` bytes. Otherwise one event that adds the growth.
     if (old == live_table.none) thread.countForeign();
     const blocks: i64 = if (old == live_table.none) 1 else 0;
+    if (born.site != 0) site_table.countAlloc(born.site - 1, laneOf(record), size -| old_size, @intCast(size), 1, size);
     thread.countAlloc(old_size, size, blocks);
-    if (born.site != 0) site_table.countAlloc(born.site - 1, writerOf(handle), size -| old_size, @intCast(size), 1, size);
+    if (born.site != 0) thread.offerPeak();
     return result;
 }
 
-pub fn reallocarray(ptr: ?*anyopaque, count: usize, size: usize) callconv(.c) ?*anyopaque {
+pub fn reallocarray(ptr: ?*anyopaque, count: usize, size: usize) callconv(hook_callconv) ?*anyopaque {
     const bytes = std.math.mul(usize, count, size) catch {
         __errno_location().* = enomem;
         return null;
@@ -162,37 +190,37 @@ pub fn reallocarray(ptr: ?*anyopaque, count: usize, size: usize) callconv(.c) ?*
     return realloc(ptr, bytes);
 }
 
-pub fn posix_memalign(out: *?*anyopaque, alignment: usize, size: usize) callconv(.c) c_int {
+pub fn posix_memalign(out: *?*anyopaque, alignment: usize, size: usize) callconv(hook_callconv) c_int {
     const status = real.posixMemalign(out, alignment, size);
     recordAlloc(if (status == 0) out.* else null, size);
     return status;
 }
 
-pub fn aligned_alloc(alignment: usize, size: usize) callconv(.c) ?*anyopaque {
+pub fn aligned_alloc(alignment: usize, size: usize) callconv(hook_callconv) ?*anyopaque {
     const block = real.alignedAlloc(alignment, size);
     recordAlloc(block, size);
     return block;
 }
 
-pub fn memalign(alignment: usize, size: usize) callconv(.c) ?*anyopaque {
+pub fn memalign(alignment: usize, size: usize) callconv(hook_callconv) ?*anyopaque {
     const block = real.memalign(alignment, size);
     recordAlloc(block, size);
     return block;
 }
 
-pub fn valloc(size: usize) callconv(.c) ?*anyopaque {
+pub fn valloc(size: usize) callconv(hook_callconv) ?*anyopaque {
     const block = real.valloc(size);
     recordAlloc(block, size);
     return block;
 }
 
-pub fn pvalloc(size: usize) callconv(.c) ?*anyopaque {
+pub fn pvalloc(size: usize) callconv(hook_callconv) ?*anyopaque {
     const block = real.pvalloc(size);
     recordAlloc(block, size);
     return block;
 }
 
-pub fn malloc_usable_size(ptr: ?*anyopaque) callconv(.c) usize {
+pub fn malloc_usable_size(ptr: ?*anyopaque) callconv(hook_callconv) usize {
     return real.usableSize(ptr);
 }
 

@@ -28,9 +28,14 @@ pub fn RegionMap(comptime Entry: type) type {
         directory: std.atomic.Value(?[*]std.atomic.Value(?Table)) = .init(null),
         regions_mapped: std.atomic.Value(usize) = .init(0),
 
-        fn getDirectory(map: *Map, create: bool) ?[*]std.atomic.Value(?Table) {
+        /// Inline: every hooked malloc and free asks; only the first maps.
+        inline fn getDirectory(map: *Map, create: bool) ?[*]std.atomic.Value(?Table) {
             if (map.directory.load(.acquire)) |existing| return existing;
             if (!create) return null;
+            return map.createDirectory();
+        }
+
+        noinline fn createDirectory(map: *Map) ?[*]std.atomic.Value(?Table) {
             const fresh: [*]std.atomic.Value(?Table) = @ptrCast(@alignCast(pages.map(directory_bytes, .lazy) orelse return null));
             if (map.directory.cmpxchgStrong(null, fresh, .acq_rel, .acquire)) |winner| {
                 pages.unmap(@ptrCast(fresh), directory_bytes);

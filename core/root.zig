@@ -19,6 +19,11 @@ const site_snapshot = @import("site_snapshot.zig");
 const dhat_writer = @import("dhat_writer.zig");
 const environment = @import("environment.zig");
 const exit_signals = @import("exit_signals.zig");
+const peak = @import("peak.zig");
+const threads = @import("thread_lifecycle.zig");
+const thread_registry = @import("thread_registry.zig");
+const thread_names = @import("thread_names.zig");
+const ThreadRecord = @import("ThreadRecord.zig");
 
 comptime {
     _ = hooks;
@@ -38,19 +43,19 @@ extern fn pthread_atfork(
 /// thread that does not exist there.
 fn forkPrepare() callconv(.c) void {
     got_patch.lockForFork();
-    counters.lockForFork();
+    thread_registry.lock();
     live_table.lockAll();
 }
 
 fn forkParent() callconv(.c) void {
     live_table.unlockAll();
-    counters.unlockAfterFork();
+    thread_registry.unlock();
     got_patch.unlockAfterFork();
 }
 
 fn forkChild() callconv(.c) void {
     live_table.forceUnlockAll();
-    counters.afterForkChild();
+    threads.afterForkChild();
     got_patch.afterForkChild();
 }
 
@@ -91,6 +96,7 @@ fn loadedBeforeLibc() bool {
 
 fn constructor() callconv(.c) void {
     preloaded = loadedBeforeLibc();
+    _ = threads.ensureExitKey();
     _ = pthread_atfork(forkPrepare, forkParent, forkChild);
     env_backtraces = options.envSwitch("MOD_ALLOC_BACKTRACES");
     env_frames = options.envInteger("MOD_ALLOC_FRAMES", 1, options.frames_max, options.frames_default);
@@ -230,46 +236,53 @@ fn scopeOf(raw: u32) abi.Scope {
     return if (raw == @intFromEnum(abi.Scope.current_thread)) .current_thread else .all;
 }
 
+/// The calling thread's record for an FFI read; a zeroed stand-in when it
+/// has none (no memory for one), so a read never fails.
+fn recordForRead() *ThreadRecord {
+    return threads.ownRecord() orelse &fallback_record;
+}
+
+var fallback_record: ThreadRecord = .{};
+
 export fn mod_alloc_snapshot(scope: u32, out: *[abi.stats_fields_count]f64) void {
-    counters.snapshot(scopeOf(scope), out);
+    counters.snapshot(scopeOf(scope), &recordForRead().counters, out);
 }
 
 export fn mod_alloc_mark_peak(scope: u32, out: *[2]f64) void {
-    counters.markPeak(scopeOf(scope), out);
+    markPeak(scopeOf(scope), out);
 }
 
-/// Output areas, one per thread slot, for callers that must not allocate
-/// to read counters: Deno's FFI allocates on its slow path for every call
-/// that takes parameters, and a thread-scoped profiler would count that as
-/// its own noise. So the reads below take no parameters: each writes into
-/// the calling thread's area, which the caller mapped once as a
-/// Float64Array. Layout: stats fields, then the two mark values.
-const out_area_values = 16;
-var out_areas: [counters.threads_max][out_area_values]f64 = @splat(@splat(0));
+fn markPeak(scope: abi.Scope, out: *[2]f64) void {
+    const record = threads.enter() orelse return;
+    defer threads.leave(record);
+    counters.markPeak(scope, &record.counters, out);
+}
 
+// Output areas, one per thread record, for callers that must not allocate
+// to read counters: Deno's FFI allocates on its slow path for every call
+// that takes parameters, and a thread-scoped profiler would count that as
+// its own noise. So the reads below take no parameters: each writes into
+// the calling thread's area, which the caller mapped once as a
+// Float64Array. Layout: stats fields, then the two mark values.
 comptime {
-    std.debug.assert(abi.stats_fields_count + 2 <= out_area_values);
+    std.debug.assert(abi.stats_fields_count + 2 <= ThreadRecord.out_area_values);
 }
 
-fn ownArea() ?*[out_area_values]f64 {
-    const index = counters.ownSlotIndex() orelse return null;
-    return &out_areas[index];
-}
-
-/// The calling thread's output area; null when it has no thread slot (the
+/// The calling thread's output area; null when it has no record (the
 /// caller then passes buffers to `mod_alloc_snapshot`).
-export fn mod_alloc_out_area() ?*[out_area_values]f64 {
-    return ownArea();
+export fn mod_alloc_out_area() ?*[ThreadRecord.out_area_values]f64 {
+    const record = threads.ownRecord() orelse return null;
+    return &record.out_area;
 }
 
 fn snapshotToArea(scope: abi.Scope) void {
-    const area = ownArea() orelse return;
-    counters.snapshot(scope, area[0..abi.stats_fields_count]);
+    const record = threads.ownRecord() orelse return;
+    counters.snapshot(scope, &record.counters, record.out_area[0..abi.stats_fields_count]);
 }
 
 fn markToArea(scope: abi.Scope) void {
-    const area = ownArea() orelse return;
-    counters.markPeak(scope, area[abi.stats_fields_count..][0..2]);
+    const record = threads.ownRecord() orelse return;
+    markPeak(scope, record.out_area[abi.stats_fields_count..][0..2]);
 }
 
 export fn mod_alloc_snapshot_all() void {
@@ -292,10 +305,49 @@ export fn mod_alloc_reset() void {
     counters.reset();
 }
 
-/// Memory the profiler holds: its static tables plus what it mapped.
+/// Memory the profiler holds resident: its static tables, thread records
+/// and their snapshot buffers, live table, site table (pages touched),
+/// patch pages.
 export fn mod_alloc_memory_bytes() f64 {
-    const static_bytes = counters.threads_max * @sizeOf(counters.ThreadCounters) + large_table.shards_count * 64;
-    return @floatFromInt(static_bytes + live_table.residentBytes() + got_patch.mappedBytes() + site_table.tableBytes());
+    const static_bytes = large_table.shards_count * 64 + thread_names.table_bytes;
+    const Buffers = struct {
+        fn add(total: *usize, record: *ThreadRecord) void {
+            total.* += record.sites.residentBytes();
+        }
+    };
+    var buffers_bytes: usize = 0;
+    thread_registry.forEachRecord(&buffers_bytes, Buffers.add);
+    return @floatFromInt(static_bytes + thread_registry.mappedBytes() + buffers_bytes + live_table.residentBytes() +
+        got_patch.mappedBytes() + site_table.residentBytes());
+}
+
+/// Values `mod_alloc_thread_figures` writes (checked by tests/abi_test.ts).
+const thread_figures_count = 7;
+
+export fn mod_alloc_thread_figures_count() u32 {
+    return thread_figures_count;
+}
+
+/// Thread figures: records claimed now, the most claimed at once, claims
+/// ever made, record chunks mapped, events left uncounted for want of a
+/// record, distinct thread names, stack mappings looked up.
+export fn mod_alloc_thread_figures(out: *[thread_figures_count]f64) void {
+    const figures = thread_registry.figures();
+    out.* = .{
+        @floatFromInt(figures[0]),
+        @floatFromInt(figures[1]),
+        @floatFromInt(figures[2]),
+        @floatFromInt(figures[3]),
+        @floatFromInt(threads.uncountedEvents()),
+        @floatFromInt(thread_names.namesCount()),
+        @floatFromInt(backtrace.stackResolves()),
+    };
+}
+
+/// Copies thread name `id` (as carried by each site) into `out`
+/// (NUL-terminated, at most 16 bytes); its length, or -1 past the table.
+export fn mod_alloc_thread_name(id: u32, out: *[thread_names.name_bytes]u8) i32 {
+    return thread_names.nameOf(id, out);
 }
 
 /// Turns call sites on (once; they cannot be turned off again) with a walk
@@ -310,7 +362,16 @@ export fn mod_alloc_env_settings(out: *[3]f64) void {
 }
 
 export fn mod_alloc_sites_summary(out: *[site_table.summary_values]f64) void {
-    site_table.summary(out);
+    var stats: [abi.stats_fields_count]f64 = undefined;
+    counters.snapshot(.all, &fallback_record.counters, &stats);
+    const field = struct {
+        fn get(values: *const [abi.stats_fields_count]f64, name: abi.StatsField) i64 {
+            return @intFromFloat(values[@intFromEnum(name)]);
+        }
+    }.get;
+    const peaks = .{ field(&stats, .peak_bytes), field(&stats, .peak_live_count) };
+    const now = .{ field(&stats, .current_bytes), field(&stats, .live_count) };
+    site_table.summary(peaks, now, out);
 }
 
 export fn mod_alloc_sites_totals(out: *[2]f64) void {
@@ -353,7 +414,7 @@ export fn mod_alloc_sites_snapshot_since_baseline() u32 {
 /// none; 0 when it shares lane 0 with other threads (then its own share
 /// cannot be told apart).
 export fn mod_alloc_current_lane() u32 {
-    return site_table.Writer.forSlot(counters.ownSlotIndex()).lane;
+    return site_snapshot.ownLane() orelse 0;
 }
 
 /// Writes the DHAT file now ("%p" in `path` becomes the pid); 0 or a

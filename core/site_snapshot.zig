@@ -1,50 +1,68 @@
 //! Copies of the site table for the TypeScript side, into buffers mapped
-//! per thread slot (NORESERVE, `buckets` records each), so that reading
+//! per thread record (NORESERVE, `buckets` records each), so that reading
 //! sites takes FFI calls without parameters: Deno's slow FFI path allocates
 //! for each call that has some, and a profiler scope would count its own
 //! reads. A thread can also keep one baseline (its lane's or every lane's
 //! values at a moment) and later copy out only what changed since, so a
 //! profiler scope's sites are diffed here, before any JavaScript runs.
+//! The buffers belong to the record and are kept when it is reused.
 
 const std = @import("std");
-const linux = std.os.linux;
-const counters = @import("counters.zig");
 const site_table = @import("site_table.zig");
 const pages = @import("pages.zig");
+const threads = @import("thread_lifecycle.zig");
+const ThreadRecord = @import("ThreadRecord.zig");
 
 pub const Source = enum { all, own_lane, baseline };
 
-const Buffers = struct {
+pub const Buffers = struct {
     records: ?[*]u8 = null,
     baseline: ?[*]f64 = null,
     /// Lane the baseline was taken for (null: every lane); unset = none.
     baseline_lane: ?u8 = null,
     baseline_set: bool = false,
+
+    /// The mappings, without a previous thread's baseline.
+    pub fn keptMappings(buffers: Buffers) Buffers {
+        return .{ .records = buffers.records, .baseline = buffers.baseline };
+    }
+
+    /// Resident bytes of both mappings.
+    pub fn residentBytes(buffers: Buffers) usize {
+        var total: usize = 0;
+        if (buffers.records) |memory| total += pages.residentBytes(memory, bufferBytes());
+        if (buffers.baseline) |memory| total += pages.residentBytes(@ptrCast(memory), baselineBytes());
+        return total;
+    }
 };
 
-var buffers: [counters.threads_max]Buffers = @splat(.{});
-
-
-fn own() ?*Buffers {
+fn own() ?*ThreadRecord {
     if (!site_table.enabled()) return null;
-    const slot = counters.ownSlotIndex() orelse return null;
-    return &buffers[slot];
+    return threads.ownRecord();
 }
 
 pub fn bufferBytes() usize {
     return @as(usize, site_table.bucketsCount()) * site_table.snapshotRecordBytes();
 }
 
+fn baselineBytes() usize {
+    return @as(usize, site_table.bucketsCount()) * site_table.stats_values * @sizeOf(f64);
+}
+
 /// The calling thread's record buffer (null: call sites off or no memory).
 pub fn buffer() ?[*]u8 {
-    const mine = own() orelse return null;
+    const record = own() orelse return null;
+    const mine = &record.sites;
     if (mine.records == null) mine.records = pages.map(bufferBytes(), .lazy);
     return mine.records;
 }
 
-fn ownLane() ?u8 {
-    const lane = site_table.Writer.forSlot(counters.ownSlotIndex()).lane;
-    return if (lane == 0) null else lane;
+/// The calling thread's lane, claimed now if it has none; null when it
+/// shares lane 0.
+pub fn ownLane() ?u8 {
+    const record = threads.ownRecord() orelse return null;
+    if (record.lane == ThreadRecord.lane_unassigned) record.lane = site_table.claimLane();
+    return if (record.lane == 0) null else record.lane;
 }
 
 /// Records the current values of every site (of the calling thread's lane
@@ -52,9 +70,8 @@ fn ownLane() ?u8 {
 /// memory or call sites.
 pub fn setBaseline(source: Source) i32 {
     std.debug.assert(source != .baseline);
-    const mine = own() orelse return -1;
-    const values = @as(usize, site_table.bucketsCount()) * site_table.stats_values;
-    if (mine.baseline == null) mine.baseline = @ptrCast(@alignCast(pages.map(values * @sizeOf(f64), .lazy) orelse return -1));
+    const mine = &(own() orelse return -1).sites;
+    if (mine.baseline == null) mine.baseline = @ptrCast(@alignCast(pages.map(baselineBytes(), .lazy) orelse return -1));
     const lane: ?u8 = if (source == .own_lane) ownLane() else null;
     var frames: [1]u64 = undefined;
     for (0..site_table.bucketsCount()) |index| {
@@ -75,7 +92,7 @@ const delta_fields = [_]usize{ 0, 1, 2, 3, 7, 8 };
 /// with those counts as differences.
 pub fn take(source: Source, since_baseline: bool) u32 {
     const records = buffer() orelse return 0;
-    const mine = own().?;
+    const mine = &own().?.sites;
     const lane: ?u8 = switch (source) {
         .all => null,
         .own_lane => ownLane(),

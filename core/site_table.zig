@@ -5,66 +5,57 @@
 //! publication. Row 0 is the overflow row: sites that find no free entry
 //! within `probe_limit` steps are folded into it, so counts are never lost.
 //!
-//! Per-site statistics are kept in `stripes` copies ("lanes"). The first
-//! `stripes - 1` threads that record sites each own a lane and update it
-//! with plain stores (no lock prefix, no shared cache line); later threads
-//! share lane 0 with atomic updates. Reads sum the lanes.
+//! Sites are keyed by their frames and the allocating thread's name id
+//! (`thread_names.zig`), so a report can say which threads (V8 workers,
+//! Tokio, main) allocated at a site.
 //!
-//! The process's live bytes, for the global peak (DHAT's t-gmax), are the
-//! flushed sum plus each thread's unflushed change, which a thread folds in
-//! once it drifts by `flush_bytes`: a thread compares the flushed sum plus
-//! its own change against the peak, so the peak is exact while one thread
-//! allocates and within `flush_bytes` per thread otherwise. Bytes and
-//! blocks at the peak are kept lazily: a new peak bumps an epoch, and a
-//! lane copies its live values into its at-peak values the first time it
-//! is touched in a newer epoch (its values then are still those of the
-//! peak moment). A site's own peak is the sum of its lanes' peaks: exact
-//! for one thread, an upper bound under concurrency.
+//! Per-site statistics are kept in `stripes` copies ("lanes"). A thread
+//! record takes a free lane from `lanes_free` on its first site event and
+//! gives it back when it is released at thread exit, so at most one live
+//! thread writes a lane with plain stores (no lock prefix, no shared cache
+//! line); threads that find no free lane share lane 0 with atomic updates.
+//! Reads sum the lanes. A lane's values are cumulative over its owners:
+//! one thread's share is read as a difference from a baseline taken while
+//! it owned the lane (`site_snapshot.zig`).
+//!
+//! Bytes and blocks at the process's peak (DHAT's t-gmax) follow
+//! `peak.zig`: a new peak starts an epoch, and a lane copies its live
+//! values into its at-peak values the first time it is touched in a newer
+//! epoch (its values then are still those of the peak moment). A site's own
+//! peak is the sum of its lanes' peaks: exact for one thread, an upper
+//! bound under concurrency.
 
 const std = @import("std");
-const linux = std.os.linux;
 const options = @import("options.zig");
-const counters = @import("counters.zig");
 const pages = @import("pages.zig");
-const event_clock = @import("event_clock.zig");
+const peak = @import("peak.zig");
+const stack_walk = @import("stack_walk.zig");
 
 /// Copies of each site's statistics (see above): 7 threads with a lane of
 /// their own covers Deno's main thread and its busiest helpers.
 pub const stripes = 8;
 
-/// A thread's live-bytes change is folded into the shared sum past this.
-const flush_bytes: i64 = 64 * 1024;
-const flush_blocks: i64 = 64;
+/// Lanes 1..stripes-1 that no live thread owns (bit i = lane i).
+var lanes_free: std.atomic.Value(u8) = .init(0xfe);
 
-/// Lane of each thread slot: 0 = shared, 0xff = not assigned yet.
-var lane_of_slot: [counters.threads_max]std.atomic.Value(u8) = @splat(.init(0xff));
-var lanes_assigned: std.atomic.Value(u8) = .init(0);
-
-/// Unflushed live-bytes change of each thread slot (owner-written).
-const Pending = struct { bytes: i64 = 0, blocks: i64 = 0 };
-var pending: [counters.threads_max]Pending = @splat(.{});
-
-/// Who is counting: a thread slot (owning a lane or sharing lane 0), or
-/// null for a thread without a slot (shared lane, flushes at once).
-pub const Writer = struct {
-    lane: u8,
-    slot: ?usize,
-
-    pub fn forSlot(slot: ?usize) Writer {
-        const index = slot orelse return .{ .lane = 0, .slot = null };
-        var lane = lane_of_slot[index].load(.monotonic);
-        if (lane == 0xff) {
-            const next = lanes_assigned.fetchAdd(1, .monotonic);
-            lane = if (next < stripes - 1) next + 1 else 0;
-            lane_of_slot[index].store(lane, .monotonic);
-        }
-        return .{ .lane = lane, .slot = index };
+/// A lane for a thread's first site event: a free one, or 0 (shared).
+pub fn claimLane() u8 {
+    var free = lanes_free.load(.monotonic);
+    while (free != 0) {
+        const lane: u3 = @intCast(@ctz(free));
+        // Acquire: the previous owner's plain stores happen before ours.
+        free = lanes_free.cmpxchgWeak(free, free & ~(@as(u8, 1) << lane), .acquire, .monotonic) orelse return lane;
     }
+    return 0;
+}
 
-    pub fn exclusive(writer: Writer) bool {
-        return writer.lane != 0;
-    }
-};
+/// Returns a released record's lane (shared lane 0 and "unassigned" are
+/// nobody's to return).
+pub fn releaseLane(lane: u8) void {
+    if (lane == 0 or lane >= stripes) return;
+    std.debug.assert(lanes_free.load(.monotonic) & (@as(u8, 1) << @intCast(lane)) == 0);
+    _ = lanes_free.fetchOr(@as(u8, 1) << @intCast(lane), .release);
+}
 
 fn add(comptime T: type, field: *std.atomic.Value(T), value: T, exclusive: bool) T {
     if (!exclusive) return field.fetchAdd(value, .monotonic) +% value;
@@ -120,7 +111,8 @@ const Header = extern struct {
     state: std.atomic.Value(u32),
     frames_count: u32,
     hash: u64,
-    _pad: [112]u8,
+    thread_name: u32,
+    _pad: [108]u8,
     stats: [stripes]Stats,
 };
 
@@ -140,29 +132,6 @@ var used: std.atomic.Value(u32) = .init(0);
 var overflow_events: std.atomic.Value(u64) = .init(0);
 var overflow_bitmap: [64]std.atomic.Value(u64) = @splat(.init(0));
 
-/// Process-wide live bytes and blocks while Tier 2 is on, as flushed by
-/// the threads (see above), and the peak.
-var global_current: std.atomic.Value(i64) = .init(0);
-var global_peak: std.atomic.Value(i64) = .init(0);
-var global_peak_blocks: std.atomic.Value(i64) = .init(0);
-var global_blocks: std.atomic.Value(i64) = .init(0);
-var peak_epoch: std.atomic.Value(u64) = .init(1);
-/// The event-clock time of the latest global peak (DHAT's t-gmax).
-var peak_time: std.atomic.Value(u64) = .init(0);
-
-pub fn peakTime() u64 {
-    return peak_time.load(.monotonic);
-}
-
-/// Live bytes/blocks of the whole process at the global peak and now.
-pub fn globalPeak() [2]i64 {
-    return .{ global_peak.load(.monotonic), global_peak_blocks.load(.monotonic) };
-}
-
-pub fn globalCurrent() [2]i64 {
-    return .{ global_current.load(.monotonic) + pendingSum(.bytes), global_blocks.load(.monotonic) + pendingSum(.blocks) };
-}
-
 pub fn enabled() bool {
     return @atomicLoad(?[*]u8, &table, .acquire) != null;
 }
@@ -177,6 +146,12 @@ pub fn bucketsCount() u32 {
 
 pub fn tableBytes() usize {
     return if (enabled()) @as(usize, buckets) * entry_bytes else 0;
+}
+
+/// Pages of the table that are resident (touched), not the reservation.
+pub fn residentBytes() usize {
+    const base = @atomicLoad(?[*]u8, &table, .acquire) orelse return 0;
+    return pages.residentBytes(base, tableBytes());
 }
 
 /// Maps the table. Called once (under the install lock); false when the
@@ -204,35 +179,17 @@ fn framesAt(base: [*]u8, index: u32) [*]usize {
     return @ptrCast(@alignCast(base + @as(usize, index) * entry_bytes + header_bytes));
 }
 
-/// Four independent multiply chains, folded at the end: a single chain
-/// was a 16-deep dependency of multiplies, the slowest part of interning.
-fn hashFrames(frames: []const usize) u64 {
-    const k: u64 = 0xff51afd7ed558ccd;
-    var a: u64 = 0x9E3779B97F4A7C15;
-    var b: u64 = 0xC2B2AE3D27D4EB4F;
-    var c: u64 = 0x165667B19E3779F9;
-    var d: u64 = 0x27D4EB2F165667C5;
-    var i: usize = 0;
-    while (i + 4 <= frames.len) : (i += 4) {
-        a = (a ^ frames[i]) *% k;
-        b = (b ^ frames[i + 1]) *% k;
-        c = (c ^ frames[i + 2]) *% k;
-        d = (d ^ frames[i + 3]) *% k;
-    }
-    if (i < frames.len) a = (a ^ frames[i]) *% k;
-    if (i + 1 < frames.len) b = (b ^ frames[i + 1]) *% k;
-    if (i + 2 < frames.len) c = (c ^ frames[i + 2]) *% k;
-    var hash: u64 = frames.len;
-    for ([_]u64{ a, b, c, d }) |lane| hash = (hash ^ (lane ^ (lane >> 29))) *% k;
-    hash ^= hash >> 32;
-    return hash | 1; // never 0, so an unwritten hash never matches
+/// The site id of a frame vector allocated from a thread named
+/// `thread_name`, creating the site if needed; the overflow row when the
+/// table has no room.
+pub fn intern(frames: []const usize, thread_name: u16) u32 {
+    return internHashed(frames, stack_walk.FrameHash.of(frames), thread_name);
 }
 
-/// The site id of a frame vector, creating the site if needed; the
-/// overflow row when the table has no room.
-pub fn intern(frames: []const usize) u32 {
+/// `intern` with the frames' hash already computed (by the walk).
+pub fn internHashed(frames: []const usize, frames_hash: u64, thread_name: u16) u32 {
     const base = @atomicLoad(?[*]u8, &table, .acquire) orelse return overflow_site;
-    const hash = hashFrames(frames);
+    const hash = (frames_hash ^ (@as(u64, thread_name) << 48)) | 1;
     const slots = buckets - 1; // row 0 is the overflow row
     // Multiply-shift instead of `hash % slots`: a 64-bit division was a
     // sixth of interning's time.
@@ -247,6 +204,7 @@ pub fn intern(frames: []const usize) u32 {
                 state = now;
             } else {
                 header.hash = hash;
+                header.thread_name = thread_name;
                 header.frames_count = @intCast(frames.len);
                 @memcpy(framesAt(base, site)[0..frames.len], frames);
                 header.state.store(state_ready, .release);
@@ -264,7 +222,8 @@ pub fn intern(frames: []const usize) u32 {
         // Sites are matched by their 64-bit hash and depth alone: comparing
         // the frames too cost a tenth of Tier 2's time, and a collision
         // among 2^20 sites has odds of about 2^-25.
-        if (state == state_ready and header.hash == hash and header.frames_count == frames.len) return site;
+        if (state == state_ready and header.hash == hash and header.frames_count == frames.len and
+            header.thread_name == thread_name) return site;
         index += 1;
         if (index == slots) index = 0;
     }
@@ -282,39 +241,8 @@ fn statsOf(site: u32, lane: u8) ?*Stats {
 /// Copies the site's live values into its at-peak values if a newer peak
 /// was reached since the site last changed.
 fn settlePeak(stats: *Stats) void {
-    const epoch = peak_epoch.load(.acquire);
+    const epoch = peak.epoch();
     if (stats.gmax_epoch.load(.monotonic) == epoch) return;
-    stats.gmax_bytes.store(stats.current_bytes.load(.monotonic), .monotonic);
-    stats.gmax_blocks.store(stats.current_blocks.load(.monotonic), .monotonic);
-    stats.gmax_epoch.store(epoch, .monotonic);
-}
-
-/// Applies a change of live bytes/blocks to the global peak tracking; if
-/// it sets a new peak, the causing site records its values at that peak.
-fn changeGlobal(stats: *Stats, writer: Writer, bytes: i64, blocks: i64) void {
-    var current: i64 = undefined;
-    var live: i64 = undefined;
-    if (writer.slot) |slot| {
-        const own = &pending[slot];
-        own.bytes += bytes;
-        own.blocks += blocks;
-        current = global_current.load(.monotonic) + own.bytes;
-        live = global_blocks.load(.monotonic) + own.blocks;
-        if (own.bytes >= flush_bytes or own.bytes <= -flush_bytes or own.blocks >= flush_blocks or own.blocks <= -flush_blocks) {
-            _ = global_current.fetchAdd(own.bytes, .monotonic);
-            _ = global_blocks.fetchAdd(own.blocks, .monotonic);
-            own.* = .{};
-        }
-    } else {
-        current = global_current.fetchAdd(bytes, .monotonic) + bytes;
-        live = global_blocks.fetchAdd(blocks, .monotonic) + blocks;
-    }
-    if (bytes <= 0 or current <= global_peak.load(.monotonic)) return;
-    const previous = global_peak.fetchMax(current, .monotonic);
-    if (current <= previous) return;
-    global_peak_blocks.store(live, .monotonic);
-    peak_time.store(event_clock.elapsed(), .monotonic);
-    const epoch = peak_epoch.fetchAdd(1, .acq_rel) + 1;
     stats.gmax_bytes.store(stats.current_bytes.load(.monotonic), .monotonic);
     stats.gmax_blocks.store(stats.current_blocks.load(.monotonic), .monotonic);
     stats.gmax_epoch.store(epoch, .monotonic);
@@ -323,9 +251,9 @@ fn changeGlobal(stats: *Stats, writer: Writer, bytes: i64, blocks: i64) void {
 /// An allocation (or the growth/shrink of a realloc) at `site`: `events`
 /// allocation events, `total` bytes added to the total, `bytes`/`blocks`
 /// the change of live values, `block_bytes` the block's size now.
-pub fn countAlloc(site: u32, writer: Writer, total: u64, bytes: i64, blocks: i64, block_bytes: u64) void {
-    const stats = statsOf(site, writer.lane) orelse return;
-    const own = writer.exclusive();
+pub fn countAlloc(site: u32, lane: u8, total: u64, bytes: i64, blocks: i64, block_bytes: u64) void {
+    const stats = statsOf(site, lane) orelse return;
+    const own = lane != 0;
     settlePeak(stats);
     _ = add(u64, &stats.alloc_count, 1, own);
     _ = add(u64, &stats.total_bytes, total, own);
@@ -334,20 +262,18 @@ pub fn countAlloc(site: u32, writer: Writer, total: u64, bytes: i64, blocks: i64
     max(i64, &stats.peak_bytes, current, own);
     max(i64, &stats.peak_blocks, live, own);
     max(u64, &stats.max_block_bytes, block_bytes, own);
-    changeGlobal(stats, writer, bytes, blocks);
 }
 
 /// A block of `bytes` allocated at `site` is gone after `lifetime` events.
-pub fn countFree(site: u32, writer: Writer, bytes: u64, lifetime: u64) void {
-    const stats = statsOf(site, writer.lane) orelse return;
-    const own = writer.exclusive();
+pub fn countFree(site: u32, lane: u8, bytes: u64, lifetime: u64) void {
+    const stats = statsOf(site, lane) orelse return;
+    const own = lane != 0;
     settlePeak(stats);
     const signed: i64 = @bitCast(bytes);
     _ = add(i64, &stats.current_bytes, -signed, own);
     _ = add(i64, &stats.current_blocks, -1, own);
     _ = add(u64, &stats.freed_count, 1, own);
     _ = add(u64, &stats.lifetime_total, lifetime, own);
-    changeGlobal(stats, writer, -signed, -1);
 }
 
 /// Copies site `index`'s statistics (in `Stats` field order, at-peak values
@@ -359,7 +285,7 @@ pub fn read(index: u32, lane: ?u8, stats_out: *[stats_values]f64, frames_out: []
     if (index >= buckets) return -1;
     const header = headerAt(base, index);
     if (header.state.load(.acquire) != state_ready) return -1;
-    const epoch = peak_epoch.load(.acquire);
+    const epoch = peak.epoch();
     stats_out.* = @splat(0);
     const lanes: []Stats = if (lane) |one| header.stats[one..][0..1] else &header.stats;
     for (lanes) |*stats| {
@@ -374,7 +300,8 @@ pub fn read(index: u32, lane: ?u8, stats_out: *[stats_values]f64, frames_out: []
             stats_out[10] += @as(f64, @floatFromInt(stats.current_blocks.load(.monotonic))) - @as(f64, @floatFromInt(stats.gmax_blocks.load(.monotonic)));
         }
     }
-    stats_out[11] = 0; // the epoch means nothing outside
+    // The epoch means nothing outside: its place carries the thread name.
+    stats_out[11] = @floatFromInt(header.thread_name);
     const count = @min(header.frames_count, frames_out.len);
     for (framesAt(base, index)[0..count], frames_out[0..count]) |frame, *out| out.* = frame;
     return @intCast(count);
@@ -404,15 +331,11 @@ pub fn totals(out: *[2]f64) void {
 /// Summary values for a report, in this order: used sites, overflow
 /// events, estimated distinct overflowed sites, global peak bytes, global
 /// peak blocks, global live bytes, global live blocks, buckets, frames_max.
+/// The four global values are the all-threads counters' (`peak.zig`),
+/// passed in as `peaks` and `now`.
 pub const summary_values = 9;
 
-fn pendingSum(comptime field: std.meta.FieldEnum(Pending)) i64 {
-    var sum: i64 = 0;
-    for (&pending) |*entry| sum += @atomicLoad(i64, &@field(entry, @tagName(field)), .monotonic);
-    return sum;
-}
-
-pub fn summary(out: *[summary_values]f64) void {
+pub fn summary(peaks: [2]i64, now: [2]i64, out: *[summary_values]f64) void {
     var zero_bits: u32 = 0;
     for (&overflow_bitmap) |*word| zero_bits += @popCount(~word.load(.monotonic));
     // Linear counting: n ~ -m ln(zero fraction), m = 4096 bits.
@@ -423,10 +346,10 @@ pub fn summary(out: *[summary_values]f64) void {
         @floatFromInt(used.load(.monotonic)),
         @floatFromInt(overflow_events.load(.monotonic)),
         @round(distinct),
-        @floatFromInt(global_peak.load(.monotonic)),
-        @floatFromInt(global_peak_blocks.load(.monotonic)),
-        @floatFromInt(global_current.load(.monotonic) + pendingSum(.bytes)),
-        @floatFromInt(global_blocks.load(.monotonic) + pendingSum(.blocks)),
+        @floatFromInt(peaks[0]),
+        @floatFromInt(peaks[1]),
+        @floatFromInt(now[0]),
+        @floatFromInt(now[1]),
         @floatFromInt(buckets),
         @floatFromInt(frames_max),
     };
@@ -434,37 +357,60 @@ pub fn summary(out: *[summary_values]f64) void {
 
 const testing = std.testing;
 
-const test_writer: Writer = .{ .lane = 0, .slot = null };
+const test_lane: u8 = 0;
 
 fn testEnable() void {
     if (!enabled()) std.debug.assert(enable(64, 4));
 }
 
-test "the same frames give the same site and other frames another" {
+test "the same frames give the same site and other frames or thread names another" {
     testEnable();
-    const a = intern(&.{ 0x1000, 0x2000 });
-    const b = intern(&.{ 0x1000, 0x3000 });
-    try testing.expect(a != overflow_site and b != overflow_site and a != b);
-    try testing.expectEqual(a, intern(&.{ 0x1000, 0x2000 }));
+    const a = intern(&.{ 0x1000, 0x2000 }, 1);
+    const b = intern(&.{ 0x1000, 0x3000 }, 1);
+    const c = intern(&.{ 0x1000, 0x2000 }, 2);
+    try testing.expect(a != overflow_site and b != overflow_site and a != b and c != a and c != overflow_site);
+    try testing.expectEqual(a, intern(&.{ 0x1000, 0x2000 }, 1));
+    var stats: [stats_values]f64 = undefined;
+    var frames: [4]u64 = undefined;
+    _ = read(c, null, &stats, &frames);
+    try testing.expectEqual(@as(f64, 2), stats[11]);
 }
 
 test "bytes at the global peak are those of the peak moment" {
     testEnable();
-    const a = intern(&.{ 0x5150, 1 });
-    const b = intern(&.{ 0x5150, 2 });
+    const a = intern(&.{ 0x5150, 1 }, 0);
+    const b = intern(&.{ 0x5150, 2 }, 0);
     try testing.expect(a != overflow_site and b != overflow_site);
     var stats: [stats_values]f64 = undefined;
     var frames: [4]u64 = undefined;
-    const peak_before = global_peak.load(.monotonic);
-    const lift: i64 = peak_before - global_current.load(.monotonic) + 1000;
-    countAlloc(a, test_writer, @intCast(lift), lift, 1, @intCast(lift)); // new global peak: a holds `lift`
-    countAlloc(b, test_writer, 10, 10, 1, 10); // peak + 10: b holds 10 at the new peak
-    countFree(a, test_writer, @intCast(lift), 5);
+    countAlloc(a, test_lane, 1000, 1000, 1, 1000);
+    // A new process peak while a holds 1000 bytes and b nothing.
+    peak.raise(peak.peaks(0, 0)[0] + 1, 0);
+    countAlloc(b, test_lane, 10, 10, 1, 10);
+    countFree(a, test_lane, 1000, 5);
     _ = read(a, null, &stats, &frames);
-    try testing.expectEqual(@as(f64, @floatFromInt(lift)), stats[9]);
-    _ = read(b, null, &stats, &frames);
-    try testing.expectEqual(@as(f64, 10), stats[9]);
+    try testing.expectEqual(@as(f64, 1000), stats[9]);
     try testing.expectEqual(@as(f64, 1), stats[10]);
+    _ = read(b, null, &stats, &frames);
+    try testing.expectEqual(@as(f64, 0), stats[9]);
+    try testing.expectEqual(@as(f64, 10), stats[2]);
+}
+
+test "a lane is owned by one thread at a time and comes back when released" {
+    var taken: [stripes]u8 = undefined;
+    var owned: usize = 0;
+    while (owned < stripes) : (owned += 1) {
+        taken[owned] = claimLane();
+        if (taken[owned] == 0) break;
+    }
+    try testing.expect(owned <= stripes - 1);
+    for (taken[0..owned], 0..) |lane, i| {
+        for (taken[0..i]) |other| try testing.expect(lane != other);
+    }
+    try testing.expectEqual(@as(u8, 0), claimLane());
+    releaseLane(taken[0]);
+    try testing.expectEqual(taken[0], claimLane());
+    for (taken[0..owned]) |lane| releaseLane(lane);
 }
 
 test "a full table folds new sites into the overflow row and keeps every count" {
@@ -473,8 +419,8 @@ test "a full table folds new sites into the overflow row and keeps every count" 
     var stats_probe: [stats_values]f64 = undefined;
     var frames_probe: [4]u64 = undefined;
     for (0..200) |i| {
-        const site = intern(&.{ 0xabc000 + i, 0x77 });
-        countAlloc(site, test_writer, 10, 10, 1, 10);
+        const site = intern(&.{ 0xabc000 + i, 0x77 }, 0);
+        countAlloc(site, test_lane, 10, 10, 1, 10);
         total_counted += 10;
         try testing.expect(read(site, null, &stats_probe, &frames_probe) >= 0);
     }
@@ -486,7 +432,7 @@ test "a full table folds new sites into the overflow row and keeps every count" 
     }
     try testing.expect(sum >= @as(f64, @floatFromInt(total_counted)));
     var info: [summary_values]f64 = undefined;
-    summary(&info);
+    summary(.{ 0, 0 }, .{ 0, 0 }, &info);
     try testing.expect(info[1] > 0); // overflow events
     try testing.expect(info[2] >= 1); // distinct sites estimated
 }

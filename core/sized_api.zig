@@ -6,18 +6,11 @@
 
 const std = @import("std");
 const real = @import("real.zig");
-const counters = @import("counters.zig");
 const hooks = @import("hooks.zig");
+const threads = @import("thread_lifecycle.zig");
 
 /// glibc's malloc returns 16-byte aligned blocks on 64-bit targets.
 const malloc_alignment = 16;
-
-fn count(comptime apply: fn (*counters.ThreadCounters) void) void {
-    if (!hooks.counting.load(.monotonic)) return;
-    const handle = counters.enter() orelse return;
-    defer handle.release();
-    apply(handle.counters);
-}
 
 fn alignedBlock(size: usize, alignment: usize, zeroed: bool) ?*anyopaque {
     if (alignment <= malloc_alignment) {
@@ -31,35 +24,35 @@ fn alignedBlock(size: usize, alignment: usize, zeroed: bool) ?*anyopaque {
 
 fn countResult(block: ?*anyopaque, bytes_old: usize, bytes_new: usize, blocks: i64) void {
     if (!hooks.counting.load(.monotonic)) return;
-    const handle = counters.enter() orelse return;
-    defer handle.release();
-    if (block == null) return handle.counters.countFailed();
-    handle.counters.countAlloc(bytes_old, bytes_new, blocks);
+    const record = threads.enter() orelse return;
+    defer threads.leave(record);
+    if (block == null) return record.counters.countFailed();
+    record.counters.countAlloc(bytes_old, bytes_new, blocks);
 }
 
-pub fn alloc(size: usize, alignment: usize) callconv(.c) ?*anyopaque {
+pub fn alloc(size: usize, alignment: usize) callconv(hooks.hook_callconv) ?*anyopaque {
     const block = alignedBlock(size, alignment, false);
     countResult(block, 0, size, 1);
     return block;
 }
 
-pub fn allocZeroed(size: usize, alignment: usize) callconv(.c) ?*anyopaque {
+pub fn allocZeroed(size: usize, alignment: usize) callconv(hooks.hook_callconv) ?*anyopaque {
     const block = alignedBlock(size, alignment, true);
     countResult(block, 0, size, 1);
     return block;
 }
 
-pub fn dealloc(ptr: ?*anyopaque, size: usize, alignment: usize) callconv(.c) void {
+pub fn dealloc(ptr: ?*anyopaque, size: usize, alignment: usize) callconv(hooks.hook_callconv) void {
     _ = alignment;
     const block = ptr orelse return;
     real.free(block);
     if (!hooks.counting.load(.monotonic)) return;
-    const handle = counters.enter() orelse return;
-    defer handle.release();
-    handle.counters.countFree(size);
+    const record = threads.enter() orelse return;
+    defer threads.leave(record);
+    record.counters.countFree(size);
 }
 
-pub fn realloc(ptr: ?*anyopaque, old_size: usize, alignment: usize, new_size: usize) callconv(.c) ?*anyopaque {
+pub fn realloc(ptr: ?*anyopaque, old_size: usize, alignment: usize, new_size: usize) callconv(hooks.hook_callconv) ?*anyopaque {
     const block = ptr orelse return alloc(new_size, alignment);
     if (alignment <= malloc_alignment) {
         const result = real.realloc(block, new_size);
@@ -76,8 +69,4 @@ pub fn realloc(ptr: ?*anyopaque, old_size: usize, alignment: usize, new_size: us
     real.free(block);
     countResult(result, old_size, new_size, 0);
     return result;
-}
-
-comptime {
-    _ = count;
 }

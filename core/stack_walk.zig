@@ -22,29 +22,65 @@ const address_mask: usize = switch (builtin.cpu.arch) {
 /// The bounds a frame record must lie in: [low, high).
 pub const Bounds = struct { low: usize, high: usize };
 
+/// The hash of a frame vector, built one frame at a time so the walk can
+/// compute it as it goes: its multiply chain runs beside the walk's chain
+/// of dependent loads instead of in a second pass over the frames.
+pub const FrameHash = struct {
+    const k: u64 = 0xff51afd7ed558ccd;
+
+    state: u64 = 0x9E3779B97F4A7C15,
+
+    pub inline fn add(hash: *FrameHash, frame: usize) void {
+        hash.state = (hash.state ^ frame) *% k;
+    }
+
+    /// The hash of the frames added (`count` of them); never 0, so an
+    /// unwritten hash never matches.
+    pub inline fn finish(hash: FrameHash, count: usize) u64 {
+        var value = (hash.state ^ count) *% k;
+        value ^= value >> 29;
+        value *%= k;
+        value ^= value >> 32;
+        return value | 1;
+    }
+
+    pub fn of(frames: []const usize) u64 {
+        var hash: FrameHash = .{};
+        for (frames) |frame| hash.add(frame);
+        return hash.finish(frames.len);
+    }
+};
+
 /// Walks from frame pointer `start`, storing up to `out.len` return
-/// addresses; return addresses in [skip_start, skip_end) (our own library)
-/// are not stored. Returns how many were stored.
-pub fn walk(start: usize, bounds: Bounds, skip_start: usize, skip_end: usize, out: []usize) usize {
+/// addresses and adding each to `hash`; return addresses in
+/// [skip_start, skip_end) (our own library) are not stored. Returns how
+/// many were stored.
+pub fn walk(start: usize, bounds: Bounds, skip_start: usize, skip_end: usize, out: []usize, hash: *FrameHash) usize {
+    // A frame record is two words: the caller's frame pointer, then the
+    // return address. Both must lie inside this stack. Frames grow toward
+    // higher addresses as we walk out, so after the first check only the
+    // upper bound can be crossed.
+    if (bounds.high < bounds.low + 2 * @sizeOf(usize)) return 0;
+    const last = bounds.high - 2 * @sizeOf(usize);
+    if (start < bounds.low or start > last or start % @alignOf(usize) != 0) return 0;
+    const skip_bytes = skip_end -% skip_start;
     var frame = start;
     var count: usize = 0;
     var steps: usize = 0;
     while (count < out.len and steps < walk_limit) : (steps += 1) {
-        // A frame record is two words: the caller's frame pointer, then the
-        // return address. Both must lie inside this stack.
-        if (frame % @alignOf(usize) != 0) break;
-        if (frame < bounds.low or frame > bounds.high - 2 * @sizeOf(usize)) break;
         const record: *const [2]usize = @ptrFromInt(frame);
         const next = record[0];
         const return_address = record[1] & address_mask;
         if (return_address == 0) break;
-        if (return_address < skip_start or return_address >= skip_end) {
+        // One unsigned compare: outside [skip_start, skip_end).
+        if (return_address -% skip_start >= skip_bytes) {
             out[count] = return_address;
+            hash.add(return_address);
             count += 1;
         }
-        // Frames grow toward higher addresses as we walk out; anything else
-        // is not a frame chain.
-        if (next <= frame) break;
+        // Anything but an aligned record further up this stack is not a
+        // frame chain.
+        if (next <= frame or next > last or next % @alignOf(usize) != 0) break;
         frame = next;
     }
     return count;
@@ -55,29 +91,34 @@ pub inline fn framePointer() usize {
     return @frameAddress();
 }
 
-/// The upper end of the mapping that holds `address`, read from
-/// /proc/self/maps with raw system calls and a stack buffer (no libc, no
-/// allocation). 0 when it cannot be read.
+/// The upper end of the mapping that holds `address` (0 when unknown).
 pub fn mappingEnd(address: usize) usize {
+    return mappingRange(address)[1];
+}
+
+/// The mapping [start, end) that holds `address`, read from
+/// /proc/self/maps with raw system calls and a stack buffer (no libc, no
+/// allocation). {0, 0} when it cannot be read.
+pub fn mappingRange(address: usize) [2]usize {
     const fd_raw = linux.open("/proc/self/maps", .{ .ACCMODE = .RDONLY, .CLOEXEC = true }, 0);
-    if (linux.errno(fd_raw) != .SUCCESS) return 0;
+    if (linux.errno(fd_raw) != .SUCCESS) return .{ 0, 0 };
     const fd: linux.fd_t = @intCast(fd_raw);
     defer _ = linux.close(fd);
     var buffer: [4096]u8 = undefined;
     var kept: usize = 0; // bytes of an unfinished line carried over
     while (true) {
         const got = linux.read(fd, buffer[kept..].ptr, buffer.len - kept);
-        if (linux.errno(got) != .SUCCESS or got == 0) return 0;
+        if (linux.errno(got) != .SUCCESS or got == 0) return .{ 0, 0 };
         const filled = kept + got;
         var line_start: usize = 0;
         while (std.mem.indexOfScalarPos(u8, buffer[0..filled], line_start, '\n')) |line_end| {
             if (parseRange(buffer[line_start..line_end])) |range| {
-                if (address >= range[0] and address < range[1]) return range[1];
+                if (address >= range[0] and address < range[1]) return range;
             }
             line_start = line_end + 1;
         }
         kept = filled - line_start;
-        if (kept == buffer.len) return 0; // a line longer than the buffer
+        if (kept == buffer.len) return .{ 0, 0 }; // a line longer than the buffer
         std.mem.copyForwards(u8, buffer[0..kept], buffer[line_start..filled]);
     }
 }
@@ -105,9 +146,11 @@ test "a well-formed chain is walked to its end" {
     stack[8] = base + 12 * 8;
     stack[9] = 0x3333;
     var out: [8]usize = undefined;
+    var hash: FrameHash = .{};
     const bounds: Bounds = .{ .low = base, .high = base + @sizeOf(@TypeOf(stack)) };
-    const count = walk(base, bounds, 0, 0, &out);
+    const count = walk(base, bounds, 0, 0, &out, &hash);
     try testing.expectEqualSlices(usize, &.{ 0x1111, 0x2222, 0x3333 }, out[0..count]);
+    try testing.expectEqual(FrameHash.of(out[0..count]), hash.finish(count));
 }
 
 test "a corrupt frame pointer ends the walk without reading it" {
@@ -115,18 +158,19 @@ test "a corrupt frame pointer ends the walk without reading it" {
     const base = @intFromPtr(&stack);
     const bounds: Bounds = .{ .low = base, .high = base + @sizeOf(@TypeOf(stack)) };
     var out: [8]usize = undefined;
+    var hash: FrameHash = .{};
     // Points outside the stack (an unmapped address): must not be read.
     stack[0] = 0xdead_0000_0000;
     stack[1] = 0x1111;
-    try testing.expectEqual(@as(usize, 1), walk(base, bounds, 0, 0, &out));
+    try testing.expectEqual(@as(usize, 1), walk(base, bounds, 0, 0, &out, &hash));
     // Points downward: a loop.
     stack[0] = base;
-    try testing.expectEqual(@as(usize, 1), walk(base, bounds, 0, 0, &out));
+    try testing.expectEqual(@as(usize, 1), walk(base, bounds, 0, 0, &out, &hash));
     // Misaligned.
     stack[0] = base + 3;
-    try testing.expectEqual(@as(usize, 1), walk(base, bounds, 0, 0, &out));
+    try testing.expectEqual(@as(usize, 1), walk(base, bounds, 0, 0, &out, &hash));
     // Starting outside the bounds reads nothing.
-    try testing.expectEqual(@as(usize, 0), walk(0x10, bounds, 0, 0, &out));
+    try testing.expectEqual(@as(usize, 0), walk(0x10, bounds, 0, 0, &out, &hash));
 }
 
 test "frames in the skipped range are not kept and the depth is bounded" {
@@ -137,8 +181,9 @@ test "frames in the skipped range are not kept and the depth is bounded" {
         stack[2 * i + 1] = if (i < 2) 0x500 + i else 0x9000 + i;
     }
     var out: [3]usize = undefined;
+    var hash: FrameHash = .{};
     const bounds: Bounds = .{ .low = base, .high = base + @sizeOf(@TypeOf(stack)) };
-    const count = walk(base, bounds, 0x500, 0x600, &out);
+    const count = walk(base, bounds, 0x500, 0x600, &out, &hash);
     try testing.expectEqualSlices(usize, &.{ 0x9002, 0x9003, 0x9004 }, out[0..count]);
 }
 
@@ -150,8 +195,9 @@ test "the mapping of a stack variable is found in /proc/self/maps" {
 
 test "the live walk from this test reaches at least one caller" {
     var out: [8]usize = undefined;
+    var hash: FrameHash = .{};
     const here = framePointer();
     const bounds: Bounds = .{ .low = here, .high = mappingEnd(here) };
-    try testing.expect(walk(here, bounds, 0, 0, &out) >= 1);
+    try testing.expect(walk(here, bounds, 0, 0, &out, &hash) >= 1);
 }
 

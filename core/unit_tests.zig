@@ -18,4 +18,10 @@ test {
     _ = @import("pages.zig");
     _ = @import("safe_file.zig");
     _ = @import("environment.zig");
+    _ = @import("peak.zig");
+    _ = @import("thread_tls.zig");
+    _ = @import("thread_registry.zig");
+    _ = @import("thread_lifecycle.zig");
+    _ = @import("thread_names.zig");
+    _ = @import("ThreadRecord.zig");
 }

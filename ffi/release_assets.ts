@@ -24,12 +24,12 @@ export interface ReleaseAsset {
 export const RELEASE_ASSETS: Readonly<Record<string, ReleaseAsset>> = {
   "x86_64-linux-gnu": {
     file: "libmod_alloc-x86_64-linux-gnu.so",
-    sha256: "44db1c3bec4df2f93fedadbb5f2c474f6100a8a299b214551d731e0d19fd540e",
-    bytes: 126168,
+    sha256: "3a146c97632427c83e5f8620991ac0e103e2f55f09e918c83cfabe221f0a4e52",
+    bytes: 121304,
   },
   "aarch64-linux-gnu": {
     file: "libmod_alloc-aarch64-linux-gnu.so",
-    sha256: "b6101061c7dd58391e3e7f7517303d9d654a32742e087abc17a8025fd1bb4b7e",
-    bytes: 120944,
+    sha256: "d1b5d7a03ac5f3b5a1d18c6bb32c5d8b436d244e799003fa4c6bde95203e3730",
+    bytes: 113416,
   },
 };

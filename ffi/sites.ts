@@ -20,7 +20,7 @@ export const SITE_FIELDS = [
   "lifetime_total",
   "gmax_bytes",
   "gmax_blocks",
-  "reserved",
+  "thread_name",
 ] as const;
 
 /** Field order of `mod_alloc_sites_summary`. */
@@ -39,7 +39,12 @@ export const SUMMARY_FIELDS = [
 /** The most frames a site can hold (`options.frames_max`). */
 export const FRAMES_MAX = 64;
 
-/** One raw site: its row index (0 = overflow row), values and frames. */
+/**
+ * One raw site: its row index (0 = overflow row), values and frames. Sites
+ * are keyed by frames and thread name: `values.thread_name` is an id into
+ * `readThreadNames` (0 = "unknown": the name could not be read, or the
+ * overflow row, which mixes threads).
+ */
 export interface RawSite {
   index: number;
   values: Record<typeof SITE_FIELDS[number], number>;
@@ -122,4 +127,60 @@ export function readSites(library: NativeLibrary, source: SiteSource = "all"): R
 export function currentLane(library: NativeLibrary): number | undefined {
   const lane = library.symbols.mod_alloc_current_lane();
   return lane === 0 ? undefined : lane;
+}
+
+/** Length of a kernel thread name buffer (15 bytes and a NUL). */
+const THREAD_NAME_BYTES = 16;
+
+/**
+ * The kernel thread names (`/proc/self/task/<tid>/comm`, e.g. "main",
+ * "V8 DefaultWorke", "tokio-runtime-w") that sites carry, indexed by the
+ * id in `RawSite.values.thread_name`. Index 0 is "unknown".
+ */
+export function readThreadNames(library: NativeLibrary): string[] {
+  const names: string[] = [];
+  const out = new Uint8Array(THREAD_NAME_BYTES);
+  const decoder = new TextDecoder();
+  for (let id = 0;; id++) {
+    const length = library.symbols.mod_alloc_thread_name(id, out);
+    if (length < 0) return names;
+    names.push(decoder.decode(out.subarray(0, length)));
+  }
+}
+
+/** Thread figures of the library, as `mod_alloc_thread_figures` writes them. */
+export interface ThreadFigures {
+  /** Thread records claimed now (threads alive that have allocated). */
+  claimed: number;
+  /** The most records claimed at once. */
+  claimedMax: number;
+  /** Records claimed since load: one per thread, plus borrowed ones. */
+  claimsTotal: number;
+  /** Chunks of records mapped. */
+  chunks: number;
+  /** Events not counted because no record could be had. */
+  uncountedEvents: number;
+  /** Distinct thread names seen, "unknown" included. */
+  threadNames: number;
+  /** Stack mappings looked up in /proc/self/maps (about one per thread with call sites on). */
+  stackResolves: number;
+}
+
+/** Field order of `mod_alloc_thread_figures` (its count is checked by tests/abi_test.ts). */
+export const THREAD_FIGURES = [
+  "claimed",
+  "claimedMax",
+  "claimsTotal",
+  "chunks",
+  "uncountedEvents",
+  "threadNames",
+  "stackResolves",
+] as const;
+
+/** Reads the thread figures. */
+export function readThreadFigures(library: NativeLibrary): ThreadFigures {
+  const out = new Float64Array(THREAD_FIGURES.length);
+  library.symbols.mod_alloc_thread_figures(out);
+  const [claimed, claimedMax, claimsTotal, chunks, uncountedEvents, threadNames, stackResolves] = out;
+  return { claimed, claimedMax, claimsTotal, chunks, uncountedEvents, threadNames, stackResolves };
 }

@@ -83,7 +83,7 @@ function areaReader(library: NativeLibrary, pointer: Deno.PointerObject): Counte
 export function counterReader(library: NativeLibrary): CounterReader {
   if (reader !== undefined) return reader;
   const pointer = library.symbols.mod_alloc_out_area();
-  // No thread slot left for this thread: pass buffers (may count noise).
+  // No thread record could be had (no memory): pass buffers (may count noise).
   const made = pointer === null ? bufferReader(library) : areaReader(library, pointer);
   for (const thread of ["current", "all"] as const) {
     made.markPeak[thread]();

@@ -15,7 +15,7 @@
 extern "C" {
 #endif
 
-#define MOD_ALLOC_ABI_VERSION 3u
+#define MOD_ALLOC_ABI_VERSION 4u
 
 uint32_t mod_alloc_abi_version(void);
 
@@ -36,6 +36,17 @@ void mod_alloc_sites_totals(double *out /* [2] */);
 /* used sites, overflow events, estimated overflowed sites, peak bytes,
  * peak blocks, live bytes, live blocks, buckets, frames */
 void mod_alloc_sites_summary(double *out /* [9] */);
+
+/* Threads: records claimed now, most claimed at once, claims ever made,
+ * record chunks mapped, events not counted for want of a record, distinct
+ * thread names, stack mappings looked up in /proc/self/maps. */
+uint32_t mod_alloc_thread_figures_count(void); /* 7 */
+void mod_alloc_thread_figures(double *out /* [mod_alloc_thread_figures_count()] */);
+/* The kernel name (comm) behind a site's thread-name id, NUL-terminated;
+ * returns its length, or -1 for an id not in the table. */
+int32_t mod_alloc_thread_name(uint32_t id, char *out /* [16] */);
+/* Bytes the profiler holds resident. */
+double mod_alloc_memory_bytes(void);
 
 int32_t mod_alloc_install(void);
 int32_t mod_alloc_uninstall(void);

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { loadLibrary } from "../ffi/library.ts";
 import { ABI_VERSION, STATS_FIELDS } from "../ffi/layout.ts";
-import { SITE_FIELDS } from "../ffi/sites.ts";
+import { readThreadFigures, SITE_FIELDS, THREAD_FIGURES } from "../ffi/sites.ts";
 
 Deno.test("the library's ABI version is the one ffi/layout.ts expects", () => {
   assert.equal(loadLibrary().symbols.mod_alloc_abi_version(), ABI_VERSION);
@@ -23,4 +23,13 @@ Deno.test("the statistics fields have the same names in the same order on both s
 
 Deno.test("a call site's statistics have as many values on both sides", () => {
   assert.equal(loadLibrary().symbols.mod_alloc_site_stats_count(), SITE_FIELDS.length);
+});
+
+Deno.test("the thread figures have as many values on both sides, and a counter read claims a record", () => {
+  const library = loadLibrary();
+  assert.equal(library.symbols.mod_alloc_thread_figures_count(), THREAD_FIGURES.length);
+  library.symbols.mod_alloc_snapshot_current();
+  const figures = readThreadFigures(library);
+  assert.ok(figures.claimed >= 1 && figures.claimedMax >= figures.claimed, JSON.stringify(figures));
+  assert.ok(figures.chunks >= 1);
 });

@@ -145,6 +145,22 @@ async function processSection(): Promise<void> {
   });
   check(checked.code === 0, `glibc heap checks: exit ${checked.code} ${text(checked.stderr).slice(0, 200)}`);
   rows.push(`| glibc heap checks | threads under MALLOC_CHECK_=3, perturbed frees, no tcache | exit ${checked.code} |`);
+  const churned = small ? 5_000 : 100_000;
+  for (const sites of [false, true]) {
+    const probe = await stressJson(
+      [`${root}zig-out/bin/test/thread_records`, "churn", String(churned), "0", "10000"],
+      sites ? { MOD_ALLOC_BACKTRACES: "1" } : {},
+      "thread churn",
+    );
+    const exact = probe.start?.allocCount === 0 && probe.start?.currentBytes === 0 &&
+      probe.after?.allocCount === 10_000 && probe.after?.totalBytes === 480_000 && probe.after?.currentBytes === 0;
+    check(exact, `thread churn${sites ? " with call sites" : ""}: ${JSON.stringify(probe).slice(0, 300)}`);
+    rows.push(
+      `| thread churn, Tier ${sites ? 2 : 1} | ${churned.toLocaleString("en")} short-lived threads on new stacks, ` +
+        `then a new thread's own counters | ${exact ? "start at 0, 10,000 pairs exact" : "WRONG"}; ` +
+        `${probe.figures?.chunks} record chunks for ${probe.figures?.claimsTotal} claims |`,
+    );
+  }
   report.push("### Threads, fork, exec, faults\n", "| case | what | result |", "| --- | --- | --- |", ...rows, "");
 }
 

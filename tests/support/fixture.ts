@@ -26,6 +26,7 @@ const fixtureSymbols = {
   fixture_alloc_b: { parameters: ["u64", "u64"], result: "void" },
   fixture_many_sites: { parameters: ["u32", "u64"], result: "void" },
   fixture_small_stack_threads: { parameters: ["u32", "u64", "u64"], result: "i32" },
+  fixture_named_threads_alloc: { parameters: ["u32", "u64", "u64"], result: "i32" },
   fixture_record_end: { parameters: ["buffer"], result: "void" },
   fixture_known_sequence: { parameters: [], result: "void" },
 } as const satisfies Deno.ForeignLibraryInterface;
