@@ -199,3 +199,16 @@ export function shortFile(file: string): string {
   const cached = /\/npm\/[^/]+\/((?:@[^/]+\/)?[^/@]+)\/(\d[^/]*)\/(.*)$/.exec(file);
   return cached === null ? file : `npm:${cached[1]}@${cached[2]}/${cached[3]}`;
 }
+
+/**
+ * The name of thread `id` in the core's names table (`ffi/sites.ts`
+ * `readThreadNames`, or a DHAT file's `modAlloc.threadNames`).
+ *
+ * @param names The table; index 0 is "unknown".
+ * @param id The id a site or program point carries.
+ * @returns The name, or undefined for id 0, an id out of range, or no table.
+ */
+export function threadNameOf(names: readonly string[] | undefined, id: number | undefined): string | undefined {
+  if (names === undefined || id === undefined || id <= 0 || id >= names.length) return undefined;
+  return names[id];
+}

@@ -8,7 +8,7 @@
 import type { RawSite, SiteSummary } from "../ffi/sites.ts";
 import type { Frame } from "../symbols/symbolizer.ts";
 import { Symbolizer } from "../symbols/symbolizer.ts";
-import { describeFrame } from "./attribution.ts";
+import { describeFrame, threadNameOf } from "./attribution.ts";
 import { OptionError } from "./errors.ts";
 import { type BytesByKind, bytesByKind } from "./report.ts";
 import { checkGroupBy, type GroupBy, groupOf, groupSites, type RowKind } from "./grouping.ts";
@@ -160,6 +160,7 @@ export function buildCallSites(
   raw: RawSite[],
   options: Required<CallSitesOptions>,
   symbolizer?: Symbolizer,
+  threadNames: readonly string[] = [],
 ): CallSite[] {
   const owned = symbolizer === undefined;
   const resolver = symbolizer ?? new Symbolizer();
@@ -176,10 +177,12 @@ export function buildCallSites(
     const rows = raw.map((site): CallSite => {
       const overflow = site.index === 0;
       const frames = site.frames.map(frameOf);
-      const row = groupOf({ frames, overflow }, "stack");
       const v = site.values;
+      const threadName = threadNameOf(threadNames, v.thread_name);
+      const row = groupOf({ frames, overflow, threadName }, "stack");
       return {
         frames,
+        threadName,
         label: row.label,
         kind: row.kind,
         siteCount: 1,

@@ -10,6 +10,7 @@ import { type JitDump, readJitDump } from "../symbols/jitdump.ts";
 import { PerfMap, perfMapPathOf } from "../symbols/perf_map.ts";
 import { parseMaps } from "../symbols/proc_maps.ts";
 import { type Frame, Symbolizer } from "../symbols/symbolizer.ts";
+import { threadNameOf } from "./attribution.ts";
 import { labelOf } from "./call_sites.ts";
 import { readDhatFile } from "./dhat_input.ts";
 import { writeFileSafely } from "./safe_file.ts";
@@ -36,6 +37,8 @@ export interface DhatProgramPoint {
   ebk: number;
   /** The stack: indices into `ftbl`, innermost frame first. */
   fs: number[];
+  /** The allocating thread's name: an index into `modAlloc.threadNames` (0: unknown). */
+  thread?: number;
 }
 
 /** The fields of a DHAT file that this module reads and writes. */
@@ -66,6 +69,8 @@ export interface DhatFile {
     endBytes: number;
     endBlocks: number;
     maps?: string;
+    /** Kernel names of the threads that allocated (`pp.thread` indexes it; index 0 is "unknown"). */
+    threadNames?: string[];
   };
   /** Other fields DHAT defines (verb, units, thresholds), kept as they are. */
   [other: string]: unknown;
@@ -81,6 +86,8 @@ export interface DhatSite {
   label: string;
   /** True for the row of sites that did not fit the table. */
   overflow: boolean;
+  /** The kernel name of the thread that allocated here, when the file records it. */
+  threadName?: string;
 }
 
 const RAW_FRAME = /^0x([0-9a-f]+)$/;
@@ -139,8 +146,9 @@ export function symbolizeDhat(
       // a sentence in brackets: it is the label.
       const pseudo = pp.fs.length > 0 && data.ftbl[pp.fs[0]].startsWith("[");
       const overflow = pseudo && data.ftbl[pp.fs[0]].startsWith("[mod-alloc overflow");
-      const label = pseudo ? data.ftbl[pp.fs[0]] : labelOf(siteFrames, false);
-      return { pp, frames: pseudo ? [] : siteFrames, label, overflow };
+      const threadName = threadNameOf(data.modAlloc?.threadNames, pp.thread);
+      const label = pseudo ? data.ftbl[pp.fs[0]] : labelOf(siteFrames, false, threadName);
+      return { pp, frames: pseudo ? [] : siteFrames, label, overflow, threadName };
     });
     const modAlloc = data.modAlloc === undefined ? undefined : { ...data.modAlloc, maps: undefined };
     return { data: { ...data, ftbl, modAlloc }, sites };

@@ -6,7 +6,7 @@
 
 import { loadLibrary, resolveLibrary } from "../ffi/library.ts";
 import { MODE, STATUS } from "../ffi/layout.ts";
-import { readSites, readSummary } from "../ffi/sites.ts";
+import { readSites, readSummary, readThreadNames } from "../ffi/sites.ts";
 import { readStats } from "../ffi/stats.ts";
 import type { NativeLibrary } from "../ffi/symbols.ts";
 import { Symbolizer } from "../symbols/symbolizer.ts";
@@ -282,7 +282,12 @@ export class ModAlloc {
     announceOverflow(summary.overflow_events, summary.buckets);
     const symbolizer = new Symbolizer();
     try {
-      const sites = buildCallSites(readSites(this.#library), { ...checked, limit: Infinity }, symbolizer);
+      const sites = buildCallSites(
+        readSites(this.#library),
+        { ...checked, limit: Infinity },
+        symbolizer,
+        readThreadNames(this.#library),
+      );
       return siteTable(sites, summary, symbolizer.hasPerfMap, checked.limit);
     } finally {
       symbolizer.close();

@@ -53,7 +53,7 @@ export function writeFlameGraph(
 ): void {
   const stacks = sites.map((site) => {
     const { bytes, blocks } = measuredAt(site.pp, measure);
-    return { frames: [...site.frames].reverse(), bytes, blocks };
+    return { frames: [...site.frames].reverse(), bytes, blocks, threadName: site.threadName };
   }).filter((stack) => stack.bytes > 0);
   writeFileSafely(path, flameGraphHtml(stacks, title, view));
   writeFileSafely(`${path}.folded`, collapsedStacks(stacks));
