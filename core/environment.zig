@@ -35,7 +35,9 @@ pub const own_variables = [_][]const u8{
     "MOD_ALLOC_TEST_LARGE_TABLE_MAX",
 };
 
+/// A build's file name; a release asset is `libmod_alloc-<target>.so`.
 const library_file = "libmod_alloc.so";
+const release_prefix = "libmod_alloc-";
 /// glibc's separators for LD_PRELOAD entries.
 const preload_separators = " :";
 
@@ -51,7 +53,16 @@ fn isOwn(name: []const u8) bool {
 fn isLibraryEntry(entry: []const u8) bool {
     const slash = std.mem.lastIndexOfScalar(u8, entry, '/');
     const base = if (slash) |index| entry[index + 1 ..] else entry;
-    return std.mem.eql(u8, base, library_file);
+    if (std.mem.eql(u8, base, library_file)) return true;
+    return std.mem.startsWith(u8, base, release_prefix) and std.mem.endsWith(u8, base, ".so");
+}
+
+test "a build's and a release asset's file names are this library; others are not" {
+    try std.testing.expect(isLibraryEntry("/x/zig-out/lib/libmod_alloc.so"));
+    try std.testing.expect(isLibraryEntry("/cache/0.1.0/libmod_alloc-x86_64-linux-gnu.so"));
+    try std.testing.expect(!isLibraryEntry("/x/libmod_alloc_fixture.so"));
+    try std.testing.expect(!isLibraryEntry("/x/libmod_alloc.so.1"));
+    try std.testing.expect(!isLibraryEntry("/x/other.so"));
 }
 
 /// Drops this library's entries from an LD_PRELOAD value, in place (the

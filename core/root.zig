@@ -24,6 +24,7 @@ const threads = @import("thread_lifecycle.zig");
 const thread_registry = @import("thread_registry.zig");
 const thread_names = @import("thread_names.zig");
 const ThreadRecord = @import("ThreadRecord.zig");
+const go_program = @import("go_program.zig");
 
 comptime {
     _ = hooks;
@@ -115,10 +116,22 @@ fn constructor() callconv(.c) void {
             if (path[0] != 0) {
                 env_out = path;
                 env_out_pid = std.os.linux.getpid();
+                warnIfGoProgram();
             }
         }
         if (!options.envSwitch("MOD_ALLOC_FOLLOW_CHILDREN")) environment.removeOwnVariables();
     }
+}
+
+/// Go's runtime ends the process with a raw exit_group: no exit handler,
+/// destructor or `_exit` hook of ours runs, so the report cannot be written.
+/// Said once, at start, instead of leaving the user to find no file.
+fn warnIfGoProgram() void {
+    if (!go_program.isGoExecutable("/proc/self/exe")) return;
+    options.warn(&.{
+        "mod-alloc: this is a Go program: Go exits without running exit handlers, so no MOD_ALLOC_OUT report ",
+        "can be written at exit (the allocations are still counted; a report needs the program to call C's exit).",
+    });
 }
 
 fn writeReportOnSignal() void {
@@ -133,13 +146,31 @@ fn destructor() callconv(.c) void {
     if (std.os.linux.getpid() != env_out_pid) return;
     if (report_written.swap(true, .acq_rel)) return;
     const status = dhat_writer.write(path);
-    if (status == 0) return;
+    if (status == 0) {
+        warnIfSitesOverflowed();
+        return;
+    }
     const why = switch (-status) {
         @intFromEnum(std.os.linux.E.ISDIR) => " (it is a directory: name a file)",
         @intFromEnum(std.os.linux.E.EXIST) => " (it is a FIFO, socket or block device, which is never replaced: name a file)",
         else => " (check that its directory exists and is writable)",
     };
     options.warn(&.{ "mod-alloc: could not write the DHAT file MOD_ALLOC_OUT=", std.mem.span(path), why });
+}
+
+/// Call sites that did not fit the table are one row of the report: say so
+/// once, with the variable that makes room for them.
+fn warnIfSitesOverflowed() void {
+    const overflowed = site_table.overflowEvents();
+    if (overflowed == 0) return;
+    var count_text: [24]u8 = undefined;
+    var buckets_text: [24]u8 = undefined;
+    const count = std.fmt.bufPrint(&count_text, "{d}", .{overflowed}) catch "many";
+    const buckets = std.fmt.bufPrint(&buckets_text, "{d}", .{env_buckets}) catch "?";
+    options.warn(&.{
+        "mod-alloc: ", count, " allocations did not fit the call-site table (", buckets,
+        " buckets) and share its overflow row: raise MOD_ALLOC_BUCKETS (up to 1048576; the profile command: --buckets) to give them rows of their own",
+    });
 }
 
 /// Some programs (node) end with `_exit`, which runs no exit handlers:

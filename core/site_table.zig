@@ -232,6 +232,11 @@ pub fn internHashed(frames: []const usize, frames_hash: u64, thread_name: u16) u
     return overflow_site;
 }
 
+/// Allocation events that went to the overflow row because the table was full.
+pub fn overflowEvents() u64 {
+    return overflow_events.load(.monotonic);
+}
+
 fn statsOf(site: u32, lane: u8) ?*Stats {
     const base = @atomicLoad(?[*]u8, &table, .acquire) orelse return null;
     if (site >= buckets) return null;

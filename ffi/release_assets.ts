@@ -24,12 +24,12 @@ export interface ReleaseAsset {
 export const RELEASE_ASSETS: Readonly<Record<string, ReleaseAsset>> = {
   "x86_64-linux-gnu": {
     file: "libmod_alloc-x86_64-linux-gnu.so",
-    sha256: "3a146c97632427c83e5f8620991ac0e103e2f55f09e918c83cfabe221f0a4e52",
-    bytes: 121304,
+    sha256: "8092c5a8c83ebd0436b3f043577a84c8a38c8da2bcc036fa7767fbbcd9a8e40e",
+    bytes: 123992,
   },
   "aarch64-linux-gnu": {
     file: "libmod_alloc-aarch64-linux-gnu.so",
-    sha256: "d1b5d7a03ac5f3b5a1d18c6bb32c5d8b436d244e799003fa4c6bde95203e3730",
-    bytes: 113416,
+    sha256: "ee2066f52046c0ca8d994aa4a72d334754ecab057a8e5c3ac6eb3ab3ca4b9504",
+    bytes: 115656,
   },
 };
