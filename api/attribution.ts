@@ -180,6 +180,22 @@ export function threadKindLabel(kind: ThreadKind, threadName?: string): string {
   }
 }
 
+/** A kind of thread in a few words, for a native row's suffix. */
+export function threadShortLabel(kind: ThreadKind, threadName?: string): string {
+  switch (kind) {
+    case "main":
+      return "main thread";
+    case "v8-worker":
+      return "V8 background thread";
+    case "tokio":
+      return "Tokio worker";
+    case "other":
+      return `thread "${threadName ?? "?"}"`;
+    case "unknown":
+      return "thread unknown";
+  }
+}
+
 /** `npm:name@version` for a file of Deno's npm cache or a `node_modules` folder; undefined otherwise. */
 export function packageOf(file: string): string | undefined {
   const cached = /\/npm\/[^/]+\/((?:@[^/]+\/)?[^/@]+)\/(\d[^/]*)\//.exec(file);

@@ -210,7 +210,7 @@ export interface FinishDhatOptions {
  *
  * @example
  * ```ts
- * import { finishDhatFile } from "../mod.ts";
+ * import { finishDhatFile } from "@mod-alloc/deno";
  *
  * const dir = Deno.makeTempDirSync();
  * const raw = `${dir}/raw.json`;

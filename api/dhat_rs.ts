@@ -30,7 +30,7 @@ export interface HeapStats {
  *
  * @example
  * ```ts
- * import { heapStats } from "../mod.ts";
+ * import { heapStats } from "@mod-alloc/deno";
  *
  * const { totalBlocks, currBytes, maxBytes } = heapStats();
  * console.log(totalBlocks, currBytes, maxBytes);
@@ -63,7 +63,7 @@ function callerFrames(): string[] {
  *
  * @example
  * ```ts
- * import { adHocEvent } from "../mod.ts";
+ * import { adHocEvent } from "@mod-alloc/deno";
  *
  * function cacheMiss(bytes: number) {
  *   adHocEvent(bytes);
@@ -90,7 +90,7 @@ export function adHocEvent(weight: number): void {
  *
  * @example
  * ```ts
- * import { adHocEvent, writeAdHocDhat } from "../mod.ts";
+ * import { adHocEvent, writeAdHocDhat } from "@mod-alloc/deno";
  *
  * adHocEvent(10);
  * const path = Deno.makeTempFileSync({ suffix: ".json" });

@@ -18,6 +18,7 @@ import {
   packageOf,
   shortFile,
   threadKindLabel,
+  threadShortLabel,
 } from "./attribution.ts";
 import { OptionError } from "./errors.ts";
 
@@ -118,7 +119,10 @@ export function groupOf(site: GroupableSite, by: GroupBy): Omit<SiteGroup<never>
     const { key, label } = jsKey(by === "stack" || by === "native" ? "function" : by, site.frames, who);
     return { key: stack + key, label, kind: "js" };
   }
-  const thread = site.threadName === undefined ? "" : ` [${threadKindLabel(who.thread, site.threadName)}]`;
+  // A native row off the main thread says whose thread it ran on, briefly.
+  const thread = site.threadName === undefined || who.thread === "main"
+    ? ""
+    : ` [${threadShortLabel(who.thread, site.threadName)}]`;
   if (who.kind === "native") {
     const label = (by === "stack" ? describeFrame(who.frame) : nativeName(who.frame)) + thread;
     return { key: `${stack}native:${nativeName(who.frame)}${thread}`, label, kind: "native" };

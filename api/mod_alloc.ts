@@ -95,7 +95,7 @@ export class ModAlloc {
    *
    * @example
    * ```ts
-   * import { ModAlloc } from "../mod.ts";
+   * import { ModAlloc } from "@mod-alloc/deno";
    *
    * const { source } = await ModAlloc.load();
    * console.log(source, ModAlloc.install().installed);

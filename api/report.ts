@@ -12,7 +12,7 @@ import { type GroupableSite, type GroupBy, groupSites, type RowKind } from "./gr
  *
  * @example
  * ```ts
- * import { formatBytes } from "../mod.ts";
+ * import { formatBytes } from "@mod-alloc/deno";
  *
  * console.log(formatBytes(1536)); // "1.5 KiB"
  * ```
