@@ -54,6 +54,12 @@ pub fn dealloc(ptr: ?*anyopaque, size: usize, alignment: usize) callconv(hooks.h
 
 pub fn realloc(ptr: ?*anyopaque, old_size: usize, alignment: usize, new_size: usize) callconv(hooks.hook_callconv) ?*anyopaque {
     const block = ptr orelse return alloc(new_size, alignment);
+    if (new_size == 0) {
+        // As glibc's realloc(p, 0): the block is freed and NULL returned.
+        // That is a free of `old_size`, not a failed allocation.
+        dealloc(block, old_size, alignment);
+        return null;
+    }
     if (alignment <= malloc_alignment) {
         const result = real.realloc(block, new_size);
         countResult(result, old_size, new_size, 0);

@@ -24,12 +24,12 @@ export interface ReleaseAsset {
 export const RELEASE_ASSETS: Readonly<Record<string, ReleaseAsset>> = {
   "x86_64-linux-gnu": {
     file: "libmod_alloc-x86_64-linux-gnu.so",
-    sha256: "8092c5a8c83ebd0436b3f043577a84c8a38c8da2bcc036fa7767fbbcd9a8e40e",
+    sha256: "c09402306f37e28fd26abcac898d601150a829b79280c91fddd8a5cad445229a",
     bytes: 123992,
   },
   "aarch64-linux-gnu": {
     file: "libmod_alloc-aarch64-linux-gnu.so",
-    sha256: "ee2066f52046c0ca8d994aa4a72d334754ecab057a8e5c3ac6eb3ab3ca4b9504",
+    sha256: "f00e5e46ef808b8ef7772bc377d37fe337e8ce0530dccf8836f07a003870a6e5",
     bytes: 115656,
   },
 };
