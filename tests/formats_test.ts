@@ -11,16 +11,22 @@ import { hasCommand } from "./support/tools.ts";
 
 const WORKLOAD = new URL("../zig-out/bin/test/dhat_workload", import.meta.url).pathname;
 
-/** The workload's profile, frames named; `shortLived` sets one site's allocation count. */
-async function workloadProfile(dir: string, shortLived = 100): Promise<{ data: DhatFile; sites: DhatSite[] }> {
+/** The workload's raw profile (`MOD_ALLOC_OUT`); `shortLived` sets one site's allocation count. */
+async function rawWorkloadFile(dir: string, shortLived: number): Promise<string> {
   const raw = `${dir}/raw-${shortLived}.json`;
   const output = await new Deno.Command(WORKLOAD, {
     args: [String(shortLived)],
     env: { LD_PRELOAD: LIBRARY_PATH, MOD_ALLOC_OUT: raw, MOD_ALLOC_BACKTRACES: "1" },
-    stdout: "piped",
+    stdout: "null",
     stderr: "piped",
   }).output();
   assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
+  return raw;
+}
+
+/** The workload's profile, frames named. */
+async function workloadProfile(dir: string, shortLived = 100): Promise<{ data: DhatFile; sites: DhatSite[] }> {
+  const raw = await rawWorkloadFile(dir, shortLived);
   return symbolizeDhat(JSON.parse(await Deno.readTextFile(raw)) as DhatFile);
 }
 
@@ -166,18 +172,6 @@ async function cli(args: string[]): Promise<{ code: number; stderr: string; stdo
   }).output();
   const decoder = new TextDecoder();
   return { code: output.code, stdout: decoder.decode(output.stdout), stderr: decoder.decode(output.stderr) };
-}
-
-async function rawWorkloadFile(dir: string, shortLived: number): Promise<string> {
-  const raw = `${dir}/raw-${shortLived}.json`;
-  const output = await new Deno.Command(WORKLOAD, {
-    args: [String(shortLived)],
-    env: { LD_PRELOAD: LIBRARY_PATH, MOD_ALLOC_OUT: raw, MOD_ALLOC_BACKTRACES: "1" },
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
-  return raw;
 }
 
 Deno.test("report --diff lists the grown site and --fail-on-growth sets the exit code for CI", async () => {
