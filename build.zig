@@ -191,6 +191,14 @@ fn addInstallRaceFixtures(b: *std.Build, target: std.Build.ResolvedTarget) void 
     race_module.linkSystemLibrary("dl", .{});
     const race = b.addExecutable(.{ .name = "install_race", .root_module = race_module });
     b.getInstallStep().dependOn(&b.addInstallArtifact(race, .{ .dest_dir = .{ .override = .{ .custom = "bin/test" } } }).step);
+
+    // Fork with allocating fork handlers registered before a run-time install.
+    const fork_module = b.createModule(.{ .target = target, .optimize = .debug, .link_libc = true });
+    fork_module.addCSourceFile(.{ .file = b.path("tests/fixture/fork_handlers.c"), .flags = &.{ "-std=gnu11", "-O1", "-fno-builtin", "-Wall", "-Werror" } });
+    fork_module.linkSystemLibrary("pthread", .{});
+    fork_module.linkSystemLibrary("dl", .{});
+    const fork_handlers = b.addExecutable(.{ .name = "fork_handlers", .root_module = fork_module });
+    b.getInstallStep().dependOn(&b.addInstallArtifact(fork_handlers, .{ .dest_dir = .{ .override = .{ .custom = "bin/test" } } }).step);
 }
 
 fn addCore(

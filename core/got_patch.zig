@@ -68,12 +68,17 @@ const at_pagesz = 6;
 
 fn hookDlopen(path: ?[*:0]const u8, flags: c_int) callconv(.c) ?*anyopaque {
     const handle = dlopen(path, flags);
-    if (handle != null and installed.load(.acquire)) patchLoaded();
+    // Held by this thread: a dlopen from another library's fork handler
+    // while our prepare handler holds the lock; the next dlopen patches.
+    if (handle != null and installed.load(.acquire) and !patch_lock.heldByCaller()) patchLoaded();
     return handle;
 }
 
 fn hookDlclose(handle: ?*anyopaque) callconv(.c) c_int {
     const status = dlclose(handle);
+    // See hookDlopen; records of an unloaded object are never written
+    // (restoreAll visits loaded objects only).
+    if (patch_lock.heldByCaller()) return status;
     patch_lock.lock();
     defer patch_lock.unlock();
     forgetUnloaded();

@@ -42,19 +42,26 @@ extern fn pthread_atfork(
 
 /// Locks held across fork so the child never inherits one mid-update from a
 /// thread that does not exist there.
+// Fork handlers. glibc runs prepare handlers last-registered-first, so in
+// run-time mode handlers of libraries loaded before us run after our
+// prepare, on this thread, while we hold our locks: `pauseForFork` makes
+// their allocations and frees (and a dlopen) pass through uncounted.
 fn forkPrepare() callconv(.c) void {
     got_patch.lockForFork();
     thread_registry.lock();
     live_table.lockAll();
+    threads.pauseForFork();
 }
 
 fn forkParent() callconv(.c) void {
+    threads.resumeAfterFork();
     live_table.unlockAll();
     thread_registry.unlock();
     got_patch.unlockAfterFork();
 }
 
 fn forkChild() callconv(.c) void {
+    threads.resumeAfterFork();
     live_table.forceUnlockAll();
     threads.afterForkChild();
     got_patch.afterForkChild();

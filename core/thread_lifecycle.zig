@@ -203,6 +203,24 @@ pub fn ownRecord() ?*ThreadRecord {
     return record;
 }
 
+/// The forking thread's TLS word while fork handlers run. Forks are
+/// serialised by the locks the prepare handler takes before setting it.
+var word_before_fork: usize = thread_tls.no_record;
+
+/// From our fork prepare handler (locks held): the forking thread's own
+/// calls until the parent or child handler — other libraries' fork handlers
+/// that allocate or free — are forwarded uncounted instead of waiting on the
+/// locks this thread holds.
+pub fn pauseForFork() void {
+    word_before_fork = thread_tls.get();
+    thread_tls.set(thread_tls.busy);
+}
+
+/// From our parent or child handler, before any lock is let go.
+pub fn resumeAfterFork() void {
+    thread_tls.set(word_before_fork);
+}
+
 /// In the child after fork: the forking thread's record stays, every other
 /// claimed record is released (its thread does not exist here).
 pub fn afterForkChild() void {

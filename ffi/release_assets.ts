@@ -24,12 +24,12 @@ export interface ReleaseAsset {
 export const RELEASE_ASSETS: Readonly<Record<string, ReleaseAsset>> = {
   "x86_64-linux-gnu": {
     file: "libmod_alloc-x86_64-linux-gnu.so",
-    sha256: "c09402306f37e28fd26abcac898d601150a829b79280c91fddd8a5cad445229a",
-    bytes: 123992,
+    sha256: "abf5092bab4651c3459d9638d78a5d67da751b876247a1c4a36e759e28eb7c85",
+    bytes: 124184,
   },
   "aarch64-linux-gnu": {
     file: "libmod_alloc-aarch64-linux-gnu.so",
-    sha256: "f00e5e46ef808b8ef7772bc377d37fe337e8ce0530dccf8836f07a003870a6e5",
-    bytes: 115656,
+    sha256: "2aa00460c12ee45b4d5b1bd566aae0baa04657d1a65b6cfbbeeb54f542632809",
+    bytes: 115784,
   },
 };

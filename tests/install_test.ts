@@ -87,3 +87,19 @@ Deno.test("an install that fails part way puts every slot back, counts nothing, 
   assert.deepEqual(out, { first: -1, second: -1, counted: 0, uninstall: 2 });
   assert.equal(code, 0);
 });
+
+Deno.test("fork completes when fork handlers registered before install allocate, free and dlopen", async () => {
+  const output = await new Deno.Command(`${ZIG_OUT}bin/test/fork_handlers`, {
+    args: [`${ZIG_OUT}lib/libmod_alloc.so`, "20"],
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(60_000), // the old code hung here for good
+  }).output();
+  const stdout = new TextDecoder().decode(output.stdout);
+  assert.equal(
+    output.code,
+    0,
+    `exit ${output.code}, signal ${output.signal}: ${stdout} ${new TextDecoder().decode(output.stderr)}`,
+  );
+  assert.deepEqual(JSON.parse(stdout), { forks: 20, clean: 20 });
+});
