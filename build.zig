@@ -199,6 +199,15 @@ fn addInstallRaceFixtures(b: *std.Build, target: std.Build.ResolvedTarget) void 
     fork_module.linkSystemLibrary("dl", .{});
     const fork_handlers = b.addExecutable(.{ .name = "fork_handlers", .root_module = fork_module });
     b.getInstallStep().dependOn(&b.addInstallArtifact(fork_handlers, .{ .dest_dir = .{ .override = .{ .custom = "bin/test" } } }).step);
+
+    // Leaving the process from a 16 KiB stack with a report to write.
+    // Not a debug build: the C sanitizer runtime's thread-local storage alone
+    // exceeds a 16 KiB thread stack (pthread_create then fails with EINVAL).
+    const exit_module = b.createModule(.{ .target = target, .optimize = .fast, .link_libc = true, .omit_frame_pointer = false });
+    exit_module.addCSourceFile(.{ .file = b.path("tests/fixture/small_stack_exit.c"), .flags = &.{ "-std=gnu11", "-O1", "-fno-builtin", "-Wall", "-Werror" } });
+    exit_module.linkSystemLibrary("pthread", .{});
+    const small_stack_exit = b.addExecutable(.{ .name = "small_stack_exit", .root_module = exit_module });
+    b.getInstallStep().dependOn(&b.addInstallArtifact(small_stack_exit, .{ .dest_dir = .{ .override = .{ .custom = "bin/test" } } }).step);
 }
 
 fn addCore(

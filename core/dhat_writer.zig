@@ -19,14 +19,18 @@ const site_table = @import("site_table.zig");
 const thread_names = @import("thread_names.zig");
 const pages = @import("pages.zig");
 const safe_file = @import("safe_file.zig");
+const SpinLock = @import("SpinLock.zig");
 
 /// A "short-lived" block lives at most this many allocation events (the
 /// viewer's `tuth`); DHAT's own threshold is 500 instructions.
 const short_lived_allocs = 100;
 
+/// Bytes buffered before a write(2).
+const output_buffer_bytes = 16384;
+
 const Output = struct {
     fd: linux.fd_t,
-    buffer: [16384]u8 = undefined,
+    buffer: *[output_buffer_bytes]u8,
     used: usize = 0,
     failed: bool = false,
 
@@ -104,7 +108,7 @@ fn escapedFile(out: *Output, path: [*:0]const u8, limit: usize) void {
     if (linux.errno(fd_raw) != .SUCCESS) return;
     const fd: linux.fd_t = @intCast(fd_raw);
     defer _ = linux.close(fd);
-    var chunk: [4096]u8 = undefined;
+    const chunk = &writer_memory.chunk;
     // Bytes of a UTF-8 sequence cut by the end of the last read.
     var carried: usize = 0;
     var total: usize = 0;
@@ -308,18 +312,34 @@ fn totalsNow() Totals {
     return totals;
 }
 
+/// The writer's buffers (about 29 KiB) live here, not on the stack: the
+/// report is written at exit by whichever thread exits, which may have a
+/// 16 KiB stack or be on a small `sigaltstack`. One report at a time.
+const WriterMemory = struct {
+    path: [safe_file.path_bytes_max]u8,
+    target: safe_file.Target,
+    output: [output_buffer_bytes]u8,
+    chunk: [4096]u8,
+};
+var writer_memory: WriterMemory = undefined;
+var writer_lock: SpinLock = .{};
+
 /// Writes the report to `path` ("%p" becomes the pid). 0 on success, else
 /// a negative errno; nothing is left at `path` or beside it on failure.
+/// -EBUSY when this thread is already writing one (a signal arrived
+/// meanwhile): the report under way is the one that counts.
 pub fn write(path_template: [*:0]const u8) i32 {
-    var path: [safe_file.path_bytes_max]u8 = undefined;
-    const final = expandPath(std.mem.span(path_template), &path) orelse return -@as(i32, @intFromEnum(linux.E.NAMETOOLONG));
-    var target: safe_file.Target = undefined;
-    const opened = safe_file.open(final, &target);
+    if (writer_lock.heldByCaller()) return -@as(i32, @intFromEnum(linux.E.BUSY));
+    writer_lock.lock();
+    defer writer_lock.unlock();
+    const final = expandPath(std.mem.span(path_template), &writer_memory.path) orelse return -@as(i32, @intFromEnum(linux.E.NAMETOOLONG));
+    const target = &writer_memory.target;
+    const opened = safe_file.open(final, target);
     if (opened != 0) return opened;
-    var out: Output = .{ .fd = target.fd };
+    var out: Output = .{ .fd = target.fd, .buffer = &writer_memory.output };
     const sites_on = site_table.enabled();
     var frames = FrameIndex.init(@as(usize, site_table.bucketsCount()) * site_table.framesMax() + 2) orelse {
-        _ = safe_file.finish(&target, final, false);
+        _ = safe_file.finish(target, final, false);
         return -@as(i32, @intFromEnum(linux.E.NOMEM));
     };
     defer frames.deinit();
@@ -328,7 +348,7 @@ pub fn write(path_template: [*:0]const u8) i32 {
     if (sites_on) writeSites(&out, &frames) else writeTotalsOnly(&out, totals);
     writeFrameTable(&out, &frames, sites_on);
     out.flush();
-    return safe_file.finish(&target, final, !out.failed);
+    return safe_file.finish(target, final, !out.failed);
 }
 
 /// Replaces each "%p" with the pid; null when it does not fit.
@@ -359,7 +379,8 @@ test "expandPath replaces %p with the pid" {
 }
 
 test "invalid UTF-8 is escaped as text, valid UTF-8 and a sequence cut at the end are kept" {
-    var out: Output = .{ .fd = -1 };
+    var buffer: [output_buffer_bytes]u8 = undefined;
+    var out: Output = .{ .fd = -1, .buffer = &buffer };
     try std.testing.expectEqual(@as(usize, 5), out.escaped("a\xffb\xc3\xa9", false));
     try std.testing.expectEqualStrings("a\\\\xFFb\xc3\xa9", out.buffer[0..out.used]);
     out.used = 0;

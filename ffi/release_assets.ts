@@ -24,12 +24,12 @@ export interface ReleaseAsset {
 export const RELEASE_ASSETS: Readonly<Record<string, ReleaseAsset>> = {
   "x86_64-linux-gnu": {
     file: "libmod_alloc-x86_64-linux-gnu.so",
-    sha256: "abf5092bab4651c3459d9638d78a5d67da751b876247a1c4a36e759e28eb7c85",
-    bytes: 124184,
+    sha256: "a8285a82a7912d38006f94ef884a43221084c06e28b3cf36156d0a04d7d0124d",
+    bytes: 122776,
   },
   "aarch64-linux-gnu": {
     file: "libmod_alloc-aarch64-linux-gnu.so",
-    sha256: "2aa00460c12ee45b4d5b1bd566aae0baa04657d1a65b6cfbbeeb54f542632809",
-    bytes: 115784,
+    sha256: "f5f678eecc3227f796da5a5bedb6f1e0a4708c76a4666673870615f1e98dc422",
+    bytes: 114056,
   },
 };

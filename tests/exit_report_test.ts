@@ -63,3 +63,30 @@ Deno.test({
     }
   },
 });
+
+const SMALL_STACK_EXIT = new URL("../zig-out/bin/test/small_stack_exit", import.meta.url).pathname;
+
+for (
+  const [mode, how, code] of [["thread", "exit() on a thread with a 16 KiB stack", 7], [
+    "altstack",
+    "_exit() from a handler on a 16 KiB sigaltstack",
+    9,
+  ]] as const
+) {
+  Deno.test(`${how} writes the report and keeps the exit code`, async () => {
+    const dir = await Deno.makeTempDir({ prefix: "mod-alloc-small-stack-" });
+    try {
+      const out = `${dir}/out.json`;
+      const ran = await run(SMALL_STACK_EXIT, [mode], {
+        LD_PRELOAD: LIBRARY_PATH,
+        MOD_ALLOC_OUT: out,
+        MOD_ALLOC_BACKTRACES: "1",
+      });
+      assert.equal(ran.code, code, ran.stderr); // the old writer's 30 KiB of stack buffers faulted: 139
+      const report = JSON.parse(await Deno.readTextFile(out));
+      assert.ok(report.modAlloc.totalBlocks >= 100, JSON.stringify(report.modAlloc));
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+}
