@@ -69,7 +69,7 @@ function checkedOutput({ path, what }: NamedPath): string {
 /**
  * Checks the report outputs (the DHAT file, and the flame graph with its
  * `.folded` file when asked for, then `more`) against each other and `inputs`.
- * With `noDhatFile`, `output` is not written and not checked (returned as "").
+ * Without `output` no DHAT file is written (`report --diff`).
  *
  * @returns The DHAT file and the flame graph, absolute, then each of `more`.
  * @throws {UsageError} Saying which path is wrong and why.
@@ -78,10 +78,21 @@ export function checkReportOutputs(
   output: string,
   flamegraph: string | undefined,
   inputs: NamedPath[],
+  more?: NamedPath[],
+): [string, string | undefined, ...string[]];
+export function checkReportOutputs(
+  output: string | undefined,
+  flamegraph: string | undefined,
+  inputs: NamedPath[],
+  more?: NamedPath[],
+): [string | undefined, string | undefined, ...string[]];
+export function checkReportOutputs(
+  output: string | undefined,
+  flamegraph: string | undefined,
+  inputs: NamedPath[],
   more: NamedPath[] = [],
-  noDhatFile = false,
-): [string, string | undefined, ...string[]] {
-  const outputs = noDhatFile ? [] : [{ path: output, what: "output file" }];
+): [string | undefined, string | undefined, ...string[]] {
+  const outputs = output === undefined ? [] : [{ path: output, what: "output file" }];
   if (flamegraph !== undefined) {
     outputs.push({ path: flamegraph, what: "flame graph" }, {
       path: `${flamegraph}.folded`,
@@ -89,7 +100,7 @@ export function checkReportOutputs(
     });
   }
   const checked = checkOutputs([...outputs, ...more], inputs);
-  const dhat = noDhatFile ? "" : checked.shift()!;
+  const dhat = output === undefined ? undefined : checked.shift();
   const graph = flamegraph === undefined ? undefined : checked.shift();
   if (flamegraph !== undefined) checked.shift(); // the .folded file
   return [dhat, graph, ...checked];

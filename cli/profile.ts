@@ -22,7 +22,6 @@ import {
   REPORT_SHAPE_OPTIONS,
   type ReportShape,
 } from "./shared_options.ts";
-import { measureWords } from "../api/site_measure.ts";
 import { FORMAT_OPTIONS, type FormatOutputs, formatPaths, withCheckedPaths, writeFormats } from "./formats.ts";
 
 /** The profile command's options, in the order `--help` lists them. */
@@ -114,8 +113,7 @@ function writeMainReport(settings: ProfileSettings, scratch: string, pid: number
   const names = { perfMap: perfMapPath(scratch, pid), jitDumpDirectory: scratch };
   const { data, sites } = nameDhatFile(rawReportPath(scratch, pid), output, names);
   if (flamegraph !== undefined) {
-    const heading = `Bytes ${measureWords(settings.bytes)}: ${settings.command.display}`;
-    writeFlameGraph(flamegraph, sites, heading, settings.flamegraphView, settings.bytes);
+    writeFlameGraph(flamegraph, sites, settings.command.display, settings.flamegraphView, settings.bytes);
   }
   console.error(summary(`profile of ${title}`, data, sites, settings.top, settings.groupBy, settings.bytes));
   printWritten(output, flamegraph);

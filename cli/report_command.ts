@@ -10,7 +10,6 @@ import { nameDhatFile, symbolizeDhat } from "../api/dhat.ts";
 import { readDhatFile } from "../api/dhat_input.ts";
 import { diffProfiles, formatProfileDiff, growthBreaches, parseGrowthLimit } from "../api/profile_diff.ts";
 import { OptionError } from "../types/errors.ts";
-import { measureWords } from "../api/site_measure.ts";
 import { groupOf } from "../api/grouping.ts";
 import { FORMAT_OPTIONS, type FormatOutputs, formatPaths, withCheckedPaths, writeFormats } from "./formats.ts";
 import { type OptionSpec, parseOptions, UsageError } from "./options.ts";
@@ -101,19 +100,17 @@ function diffMain(settings: ReportSettings & { diff: string }, next: ReturnType<
 export function reportMain(settings: ReportSettings): number {
   // The input may be rewritten in place (named again), not used twice as output.
   const [output, flamegraph, ...formats] = checkReportOutputs(
-    settings.output ?? "",
+    settings.output,
     settings.flamegraph,
     [],
     formatPaths(settings),
-    settings.output === undefined,
   );
-  const named = settings.output === undefined
+  const named = output === undefined
     ? symbolizeDhat(readDhatFile(settings.input))
     : nameDhatFile(settings.input, output, { perfMap: settings.perfMap });
   const { data, sites } = named;
   if (flamegraph !== undefined) {
-    const heading = `Bytes ${measureWords(settings.bytes)}: ${data.cmd.slice(0, 120)}`;
-    writeFlameGraph(flamegraph, sites, heading, settings.flamegraphView, settings.bytes);
+    writeFlameGraph(flamegraph, sites, data.cmd.slice(0, 120), settings.flamegraphView, settings.bytes);
   }
   writeFormats(withCheckedPaths(settings, formats), data, sites);
   if (settings.diff !== undefined) return diffMain({ ...settings, diff: settings.diff }, named);

@@ -43,14 +43,18 @@ export function summary(
   return lines.join("\n");
 }
 
-/** Writes the flame graph (HTML) and its collapsed stacks (`<path>.folded`). */
+/**
+ * Writes the flame graph (HTML) and its collapsed stacks (`<path>.folded`),
+ * headed by what it weighs and `subject` (the program profiled).
+ */
 export function writeFlameGraph(
   path: string,
   sites: DhatSite[],
-  title: string,
+  subject: string,
   view: FlameGraphView,
   measure: SiteMeasure = "total",
 ): void {
+  const title = `Bytes ${measureWords(measure)}: ${subject}`;
   const stacks = sites.map((site) => {
     const { bytes, blocks } = measuredAt(site.pp, measure);
     return { frames: [...site.frames].reverse(), bytes, blocks, threadName: site.threadName };
@@ -60,7 +64,7 @@ export function writeFlameGraph(
 }
 
 /** The lines that say where the report went. */
-export function printWritten(output: string, flamegraph: string | undefined): void {
-  console.error(`  DHAT file: ${output} (open in /usr/libexec/valgrind/dh_view.html)`);
+export function printWritten(output: string | undefined, flamegraph: string | undefined): void {
+  if (output !== undefined) console.error(`  DHAT file: ${output} (open in /usr/libexec/valgrind/dh_view.html)`);
   if (flamegraph !== undefined) console.error(`  flame graph: ${flamegraph} (collapsed stacks: ${flamegraph}.folded)`);
 }
