@@ -136,6 +136,11 @@ export function describeFrame(frame: Frame): string {
       frame.line === undefined || frame.column === undefined ? "" : `:${frame.column}`
     }`;
   if (frame.symbol !== undefined) return `${frame.symbol}${where}`;
+  return unnamedFrameText(frame);
+}
+
+/** A frame without a symbol: `module+0xoffset`, or `0xaddress (module)` when the offset is unknown. */
+export function unnamedFrameText(frame: Frame): string {
   const module = frame.module === undefined ? "?" : baseName(frame.module);
   return frame.offset === undefined
     ? `0x${frame.address.toString(16)} (${module})`

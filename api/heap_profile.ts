@@ -11,6 +11,7 @@
  */
 
 import type { Frame } from "../symbols/symbolizer.ts";
+import { unnamedFrameText } from "./attribution.ts";
 import type { DhatSite } from "./dhat.ts";
 
 /** A DevTools call frame (0-based line and column; -1 when unknown). */
@@ -56,9 +57,7 @@ function jsFrame(frame: Frame): HeapProfileCallFrame {
 
 function nativeName(frame: Frame | undefined): string {
   if (frame === undefined) return "(no frames)";
-  if (frame.symbol !== undefined) return frame.symbol;
-  const module = frame.module?.slice(frame.module.lastIndexOf("/") + 1) ?? "?";
-  return `${module}+0x${(frame.offset ?? 0).toString(16)}`;
+  return frame.symbol ?? unnamedFrameText(frame);
 }
 
 /** The path from the root: outermost JS frame first; native-only sites under a synthetic node. */

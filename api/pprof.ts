@@ -20,6 +20,7 @@ import { gzipSync } from "node:zlib";
 // deno-lint-ignore no-import-prefix
 import * as pprof from "npm:pprof-format@2.3.2";
 import type { Frame } from "../symbols/symbolizer.ts";
+import { unnamedFrameText } from "./attribution.ts";
 import type { DhatSite } from "./dhat.ts";
 
 /** What the pprof encoder needs besides the sites. */
@@ -65,10 +66,7 @@ class Tables {
   }
 
   function(frame: Frame): number {
-    const name = frame.symbol ??
-      (frame.module === undefined
-        ? `0x${frame.address.toString(16)}`
-        : `${frame.module.slice(frame.module.lastIndexOf("/") + 1)}+0x${(frame.offset ?? 0).toString(16)}`);
+    const name = frame.symbol ?? unnamedFrameText(frame);
     const file = frame.file ?? frame.module ?? "";
     const key = `${frame.kind}\0${name}\0${file}`;
     let fn = this.functions.get(key);
