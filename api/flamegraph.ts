@@ -151,9 +151,15 @@ function escapeHtml(text: string): string {
  * @param stacks The stacks, outermost frame first.
  * @param title The page's heading.
  * @param view The view the page opens with (the reader can switch).
+ * @param weight What a box's width measures, for the key (default "bytes allocated").
  * @returns The page: inline style, data and script; it fetches nothing.
  */
-export function flameGraphHtml(stacks: WeightedStack[], title: string, view: FlameGraphView = "all"): string {
+export function flameGraphHtml(
+  stacks: WeightedStack[],
+  title: string,
+  view: FlameGraphView = "all",
+  weight = "bytes allocated",
+): string {
   const jsView = view.startsWith("js");
   const invertedView = view.endsWith("inverted");
   const names = new Map<string, number>();
@@ -185,7 +191,7 @@ export function flameGraphHtml(stacks: WeightedStack[], title: string, view: Fla
 <input type="search" id="search" placeholder="search frames (e.g. a package name)" size="36">
 <button type="button" id="reset">reset zoom</button>
 </form>
-<p class="key">Width: bytes allocated. <span style="background:rgb(240,150,50)"></span>JavaScript
+<p class="key">Width: ${escapeHtml(weight)}. <span style="background:rgb(240,150,50)"></span>JavaScript
 <span style="background:rgb(90,150,220)"></span>native <span style="background:#e040e0"></span>search match.
 Hover a box for bytes, blocks and share; click to zoom. <b id="matched"></b></p>
 <div id="graph"></div>

@@ -59,7 +59,7 @@ export function writeFlameGraph(
     const { bytes, blocks } = measuredAt(site.pp, measure);
     return { frames: [...site.frames].reverse(), bytes, blocks, threadName: site.threadName };
   }).filter((stack) => stack.bytes > 0);
-  writeFileSafely(path, flameGraphHtml(stacks, title, view));
+  writeFileSafely(path, flameGraphHtml(stacks, title, view, `bytes ${measureWords(measure)}`));
   writeFileSafely(`${path}.folded`, collapsedStacks(stacks));
 }
 

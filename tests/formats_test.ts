@@ -257,6 +257,9 @@ Deno.test("the leak and peak views rank sites by bytes live at the end and at th
     const folded = (await Deno.readTextFile(`${dir}/end.html.folded`)).trim().split("\n");
     assert.equal(folded.reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(" ") + 1)), 0), 5_556);
     assert.ok(folded.every((line) => /kept_to_the_end|aligned/.test(line)), folded.join("\n"));
+    const page = await Deno.readTextFile(`${dir}/end.html`);
+    assert.match(page, /<h2>Bytes live at the end: /);
+    assert.match(page, /Width: bytes live at the end\./);
     const peak = await cli(["report", "--bytes=peak", "-o", `${dir}/named.json`, raw]);
     assert.equal(peak.code, 0, peak.stderr);
     assert.match(
