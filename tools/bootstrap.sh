@@ -30,8 +30,11 @@ if [ "$(cat "$tools/py/.version" 2>/dev/null)" != "$ZIG_VERSION" ]; then
     --target "$tools/py" "ziglang==$ZIG_VERSION" >&2
   echo "$ZIG_VERSION" >"$tools/py/.version"
 fi
-cat >"$tools/bin/zig" <<ZIG
+# The wrapper finds the package next to itself, so a .tools directory reached
+# through a symlink from another clone keeps working when that clone is gone.
+cat >"$tools/bin/zig" <<'ZIG'
 #!/usr/bin/env bash
-PYTHONPATH="$tools/py" exec python3 -m ziglang "\$@"
+tools_dir="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
+PYTHONPATH="$tools_dir/py" exec python3 -m ziglang "$@"
 ZIG
 chmod +x "$tools/bin/zig"
