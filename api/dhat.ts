@@ -72,6 +72,9 @@ export interface DhatFile {
     maps?: string;
     /** Kernel names of the threads that allocated (`pp.thread` indexes it; index 0 is "unknown"). */
     threadNames?: string[];
+    /** The counters' peak (the sites' `peakBytes` differ from it by less than `peakDriftBytes`). */
+    countersPeakBytes?: number;
+    peakDriftBytes?: number;
     /** Live bytes over time (null when the library could not read it at exit). */
     timeline?: RawTimeline | null;
   };

@@ -259,7 +259,7 @@ Deno.test("the leak and peak views rank sites by bytes live at the end and at th
     assert.ok(folded.every((line) => /kept_to_the_end|aligned/.test(line)), folded.join("\n"));
     const page = await Deno.readTextFile(`${dir}/end.html`);
     assert.match(page, /<h2>Bytes live at the end: /);
-    assert.match(page, /Width: bytes live at the end\./);
+    assert.match(page, /Width: <em id="measure-words">bytes live at the end<\/em>\./);
     const peak = await cli(["report", "--bytes=peak", "-o", `${dir}/named.json`, raw]);
     assert.equal(peak.code, 0, peak.stderr);
     assert.match(
