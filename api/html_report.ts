@@ -67,6 +67,10 @@ function topTable(sites: DhatSite[], measure: SiteMeasure, groupBy: GroupBy, top
     }${empty}</table>`;
 }
 
+function sumOf<T>(rows: readonly T[], value: (row: T) => number): number {
+  return rows.reduce((sum, row) => sum + value(row), 0);
+}
+
 /** The bytes each row held at the peak and at the end, heaviest at the peak first. */
 function heldRows(sites: DhatSite[], groupBy: GroupBy): HeldBytes[] {
   const held = sites.filter((site) => site.pp.gb > 0 || site.pp.eb > 0);
@@ -127,7 +131,7 @@ function timelineSection(data: DhatFile, sites: DhatSite[], groupBy: GroupBy): s
 ${
       held.length === 0
         ? `<p class="note">No call sites in this profile.</p>`
-        : heldBytesBars(held, Math.max(timeline.peak.bytes, ...held.map((row) => row.peakBytes)))
+        : heldBytesBars(held, Math.max(timeline.peak.bytes, sumOf(held, (row) => row.peakBytes)))
     }
 <p class="note">The profiler keeps each site's bytes at the peak and at the end, not a history per site: these two ` +
     `bars are exact at those two moments, and nothing is drawn in between.</p>
