@@ -1,7 +1,8 @@
-// The Chrome DevTools Protocol as the installed Chromium defines it: a
-// headless browser started with remote debugging serves its own protocol
-// description at /json/protocol (on 127.0.0.1, nothing leaves the machine).
-// `checkCdpValue` validates a value against one of its types.
+// Chrome DevTools as the installed Chromium ships it: a headless browser
+// started with remote debugging (on 127.0.0.1: nothing leaves the machine)
+// serves its own protocol description at /json/protocol, and its bundled
+// DevTools frontend at /devtools/. `checkCdpValue` validates a value
+// against one of the protocol's types.
 
 /** A type or property of the protocol description. */
 interface CdpType {
@@ -21,8 +22,20 @@ export type CdpTypes = Map<string, CdpType>;
 /** How long the browser may take to start and write DevToolsActivePort. */
 const START_MS = 30_000;
 
-/** Starts headless Chromium with remote debugging, reads its protocol, and stops it. */
-export async function chromiumProtocol(): Promise<CdpTypes> {
+/** A headless Chromium with remote debugging, on 127.0.0.1. */
+export interface DevToolsSession {
+  /** The protocol's types, as this browser defines them (`/json/protocol`). */
+  protocol(): Promise<CdpTypes>;
+  /**
+   * Evaluates `expression` (which may await) in the DevTools frontend that
+   * this browser bundles (`/devtools/devtools_app.html`, inspecting a blank
+   * page), and returns its result, which must be a string.
+   */
+  evaluateInFrontend(expression: string): Promise<string>;
+}
+
+/** Runs `body` with a fresh headless Chromium, stopped afterwards. */
+export async function withDevTools<T>(body: (session: DevToolsSession) => Promise<T>): Promise<T> {
   const profile = await Deno.makeTempDir({ prefix: "mod-alloc-cdp-" });
   const browser = new Deno.Command("chromium", {
     args: [
@@ -42,19 +55,91 @@ export async function chromiumProtocol(): Promise<CdpTypes> {
     stderr: "null",
   }).spawn();
   try {
-    const port = await activePort(profile);
-    const response = await fetch(`http://127.0.0.1:${port}/json/protocol`);
-    const protocol = await response.json() as { domains: { domain: string; types?: CdpType[] }[] };
-    const types: CdpTypes = new Map();
-    for (const domain of protocol.domains) {
-      for (const type of domain.types ?? []) types.set(`${domain.domain}.${type.id}`, type);
-    }
-    return types;
+    const base = `http://127.0.0.1:${await activePort(profile)}`;
+    return await body({
+      protocol: () => readProtocol(base),
+      evaluateInFrontend: (expression) => evaluateInFrontend(base, expression),
+    });
   } finally {
     browser.kill("SIGTERM");
     await browser.status;
-    await Deno.remove(profile, { recursive: true });
+    await removeProfile(profile);
   }
+}
+
+/** Removes the browser's profile directory: its helper processes may still be writing there for a moment. */
+async function removeProfile(profile: string): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await Deno.remove(profile, { recursive: true });
+    } catch (error) {
+      if (attempt === 50) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}
+
+async function readProtocol(base: string): Promise<CdpTypes> {
+  const protocol = await (await fetch(`${base}/json/protocol`)).json() as {
+    domains: { domain: string; types?: CdpType[] }[];
+  };
+  const types: CdpTypes = new Map();
+  for (const domain of protocol.domains) {
+    for (const type of domain.types ?? []) types.set(`${domain.domain}.${type.id}`, type);
+  }
+  return types;
+}
+
+/** How long the frontend may take to load its modules before an evaluation. */
+const FRONTEND_MS = 30_000;
+
+async function evaluateInFrontend(base: string, expression: string): Promise<string> {
+  const targets = await (await fetch(`${base}/json/list`)).json() as { id: string; url: string }[];
+  const blank = targets.find((target) => target.url === "about:blank");
+  if (blank === undefined) throw new Error("no about:blank page to inspect");
+  const host = base.slice("http://".length);
+  const frontend = `${base}/devtools/devtools_app.html?ws=${host}/devtools/page/${blank.id}`;
+  const opened = await fetch(`${base}/json/new?${encodeURIComponent(frontend)}`, { method: "PUT" });
+  const { webSocketDebuggerUrl } = await opened.json() as { webSocketDebuggerUrl: string };
+  const socket = new WebSocket(webSocketDebuggerUrl);
+  const replies = new Map<number, (reply: CdpReply) => void>();
+  socket.onmessage = (event) => {
+    const reply = JSON.parse(event.data) as CdpReply;
+    replies.get(reply.id)?.(reply);
+  };
+  await new Promise((resolve, reject) => {
+    socket.onopen = resolve;
+    socket.onerror = reject;
+  });
+  let next = 1;
+  const call = (method: string, params: unknown) =>
+    new Promise<CdpReply>((resolve) => {
+      const id = next++;
+      replies.set(id, resolve);
+      socket.send(JSON.stringify({ id, method, params }));
+    });
+  try {
+    // The frontend's modules load after the page: retry until its import works.
+    const deadline = Date.now() + FRONTEND_MS;
+    while (true) {
+      const reply = await call("Runtime.evaluate", { expression, awaitPromise: true, returnByValue: true });
+      const value = reply.result?.result?.value;
+      if (typeof value === "string") return value;
+      const why = reply.result?.exceptionDetails?.exception?.description ?? JSON.stringify(reply);
+      if (Date.now() > deadline) throw new Error(`the DevTools frontend could not evaluate: ${why}`);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  } finally {
+    socket.close();
+  }
+}
+
+interface CdpReply {
+  id: number;
+  result?: {
+    result?: { value?: unknown };
+    exceptionDetails?: { exception?: { description?: string } };
+  };
 }
 
 async function activePort(profile: string): Promise<number> {
