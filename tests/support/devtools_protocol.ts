@@ -69,7 +69,7 @@ export async function withDevTools<T>(body: (session: DevToolsSession) => Promis
 
 /** Removes the browser's profile directory: its helper processes may still be writing there for a moment. */
 async function removeProfile(profile: string): Promise<void> {
-  for (let attempt = 0; ; attempt++) {
+  for (let attempt = 0;; attempt++) {
     try {
       return await Deno.remove(profile, { recursive: true });
     } catch (error) {
