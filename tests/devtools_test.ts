@@ -6,9 +6,9 @@ import assert from "node:assert/strict";
 import type { DhatFile } from "../api/dhat.ts";
 import type { HeapProfileNode } from "../api/heap_profile.ts";
 import { hasCommand } from "./support/tools.ts";
+import { profile as profileCommand } from "./support/profile_cli.ts";
 import { checkCdpValue, withDevTools } from "./support/devtools_protocol.ts";
 
-const CLI = new URL("../cli.ts", import.meta.url).pathname;
 const DEMO = new URL("../examples/profile_demo.ts", import.meta.url).pathname;
 
 /**
@@ -41,12 +41,8 @@ Deno.test({
     const dir = await Deno.makeTempDir({ prefix: "mod-alloc-devtools-" });
     try {
       const path = `${dir}/demo.heapprofile`;
-      const output = await new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", "--no-lock", CLI, "-o", `${dir}/out.json`, "--heapprofile", path, DEMO],
-        stdout: "null",
-        stderr: "piped",
-      }).output();
-      assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
+      const result = await profileCommand(["-o", `${dir}/out.json`, "--heapprofile", path, DEMO]);
+      assert.equal(result.code, 0, result.stderr);
       const text = await Deno.readTextFile(path);
       const profile = JSON.parse(text);
       const data = JSON.parse(await Deno.readTextFile(`${dir}/out.json`)) as DhatFile;

@@ -6,20 +6,10 @@ import type { DhatFile } from "../api/dhat.ts";
 import { formatBytes } from "../api/report.ts";
 import { timelineOf } from "../api/timeline.ts";
 import { hasCommand, renderedDom } from "./support/tools.ts";
+import { profile as cli } from "./support/profile_cli.ts";
 
-const CLI = new URL("../cli.ts", import.meta.url).pathname;
 const WORKLOAD = new URL("../zig-out/bin/test/dhat_workload", import.meta.url).pathname;
 const DEMO = new URL("../examples/profile_demo.ts", import.meta.url).pathname;
-
-async function cli(args: string[]): Promise<{ code: number; stderr: string }> {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--no-lock", CLI, ...args],
-    env: { NO_COLOR: "1" },
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  return { code: output.code, stderr: new TextDecoder().decode(output.stderr) };
-}
 
 /** `data-value` of a summary field in the rendered page. */
 function summaryValue(dom: string, field: string): number {
