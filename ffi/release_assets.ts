@@ -24,12 +24,12 @@ export interface ReleaseAsset {
 export const RELEASE_ASSETS: Readonly<Record<string, ReleaseAsset>> = {
   "x86_64-linux-gnu": {
     file: "libmod_alloc-x86_64-linux-gnu.so",
-    sha256: "a8285a82a7912d38006f94ef884a43221084c06e28b3cf36156d0a04d7d0124d",
-    bytes: 122776,
+    sha256: "f3d0ea3b8a693a14625e583bd6828eb02640f0872be61d7059ce2a3470980b19",
+    bytes: 186904,
   },
   "aarch64-linux-gnu": {
     file: "libmod_alloc-aarch64-linux-gnu.so",
-    sha256: "f5f678eecc3227f796da5a5bedb6f1e0a4708c76a4666673870615f1e98dc422",
-    bytes: 114056,
+    sha256: "7025b04e44c9c7a508351c843b49323b4fb54ae5550d2bcba385c7fc576fe608",
+    bytes: 174736,
   },
 };
