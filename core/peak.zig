@@ -96,7 +96,7 @@ pub fn raise(bytes: i64, blocks: i64) void {
 /// The all-threads peaks, given the exact sums of now (bytes, blocks).
 pub fn peaks(bytes_now: i64, blocks_now: i64) [2]i64 {
     raise(bytes_now, blocks_now);
-    timeline.sample(bytes_now, blocks_now);
+    timeline.sampleExact(bytes_now, blocks_now);
     return .{ shared.peak_bytes.load(.monotonic), shared.peak_live_count.load(.monotonic) };
 }
 
@@ -114,7 +114,7 @@ pub fn reset(bytes_now: i64, blocks_now: i64) void {
 /// sums of now; starts a new interval there.
 pub fn markAll(bytes_now: i64, blocks_now: i64) [2]i64 {
     raise(bytes_now, blocks_now);
-    timeline.sample(bytes_now, blocks_now);
+    timeline.sampleExact(bytes_now, blocks_now);
     return .{ shared.mark_bytes.swap(bytes_now, .monotonic), shared.mark_live.swap(blocks_now, .monotonic) };
 }
 

@@ -22,9 +22,10 @@
 //! call sites on, every allocation offers it), so readers get it as its
 //! own point (`peak_*` values) and insert it where its event time falls.
 //!
-//! Concurrency: one lock, only ever tried. A sample that finds it taken
-//! is dropped and counted (`skipped`): a fold must never wait, and after
-//! fork the child's lock is released by `afterForkChild`.
+//! Concurrency: one lock. A fold only tries it: a fold sample that finds
+//! it taken is dropped and counted (`skipped`), since a fold must never
+//! wait. Readers wait their turn, boundedly (`lockForRead`). After fork the
+//! child's lock is released by `afterForkChild`.
 
 const std = @import("std");
 const linux = std.os.linux;
@@ -135,10 +136,21 @@ fn unlock() void {
     state.busy.store(false, .release);
 }
 
-/// Records the live sums of now (folded or exact). Called from the fold
-/// path and by readers; never blocks.
+/// Records the folded sums of now. Called from the fold path: never waits.
 pub fn sample(bytes: i64, blocks: i64) void {
     if (!tryLock()) {
+        _ = state.skipped.fetchAdd(1, .monotonic);
+        return;
+    }
+    defer unlock();
+    sampleLocked(bytes, blocks, event_clock.elapsed(), monotonicNs());
+}
+
+/// Records the exact sums a reader took (off the allocation path): waits
+/// its turn, boundedly, so that a peak chosen at a read is never lost to
+/// a fold sampling at the same moment.
+pub fn sampleExact(bytes: i64, blocks: i64) void {
+    if (!lockForRead()) {
         _ = state.skipped.fetchAdd(1, .monotonic);
         return;
     }

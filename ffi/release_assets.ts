@@ -24,12 +24,12 @@ export interface ReleaseAsset {
 export const RELEASE_ASSETS: Readonly<Record<string, ReleaseAsset>> = {
   "x86_64-linux-gnu": {
     file: "libmod_alloc-x86_64-linux-gnu.so",
-    sha256: "f3d0ea3b8a693a14625e583bd6828eb02640f0872be61d7059ce2a3470980b19",
-    bytes: 186904,
+    sha256: "a0009b52dc9ff3f6f903c7454af86ffe3c10343a1cf3b231840f4856b2f4d21d",
+    bytes: 187160,
   },
   "aarch64-linux-gnu": {
     file: "libmod_alloc-aarch64-linux-gnu.so",
-    sha256: "7025b04e44c9c7a508351c843b49323b4fb54ae5550d2bcba385c7fc576fe608",
-    bytes: 174736,
+    sha256: "789cd3e73b5046c7dcfb03ce82f8594fced243fe4e0fcd99e726406a1440e232",
+    bytes: 174864,
   },
 };

@@ -1,29 +1,30 @@
-// Child: phases of native allocation with a known shape (grow to a peak,
-// free most, grow a little again), then the timeline and the counters.
-// A process of its own so that no other test's allocations are counted.
+// Child: native allocation with a known shape, through the test fixture's
+// malloc and free (no garbage collector deciding when memory goes): climb
+// to 40 MiB in 1 MiB blocks, free down to 8 MiB, allocate 4 MiB more; then
+// the timeline and the counters. A process of its own, so no other test's
+// allocations are counted. `reset` first makes and frees a higher peak,
+// then resets.
 import { ModAlloc } from "../../mod.ts";
+import { loadFixture } from "./fixture.ts";
 
+const MIB = 1n << 20n;
 const alloc = ModAlloc.install();
-const phase = Deno.args[0] ?? "plain";
-if (phase === "reset") {
-  // A peak before the reset must not be in the timeline after it.
-  const before = Array.from({ length: 64 }, () => new Uint8Array(256 * 1024));
-  before.length = 0;
-  (globalThis as { gc?: () => void }).gc?.();
+const fixture = loadFixture();
+if (Deno.args[0] === "reset") {
+  const before = Array.from({ length: 64 }, () => fixture.fixture_malloc(MIB));
+  for (const block of before) fixture.fixture_free(block);
   alloc.reset();
 }
-const kept: Uint8Array[] = [];
-const peakBlocks = 40; // 40 x 1 MiB at the top
-for (let i = 0; i < peakBlocks; i++) {
-  kept.push(new Uint8Array(1 << 20));
+const kept: bigint[] = [];
+for (let i = 0; i < 40; i++) {
+  kept.push(fixture.fixture_malloc(MIB));
   await new Promise((resolve) => setTimeout(resolve, 2)); // spread over wall time
 }
-const stats = alloc.snapshot();
-kept.splice(8); // drop to 8 MiB
-(globalThis as { gc?: () => void }).gc?.();
-for (let i = 0; i < 4; i++) kept.push(new Uint8Array(1 << 20));
-// V8 frees backing stores on a background thread, so the peak may still
-// move: read the timeline between two snapshots that agree on it.
+const peakAtTop = alloc.snapshot().peakBytes;
+for (const block of kept.splice(8)) fixture.fixture_free(block);
+for (let i = 0; i < 4; i++) kept.push(fixture.fixture_malloc(MIB));
+// Deno's own threads keep allocating: read the timeline between two
+// snapshots that agree on the peak.
 let timeline = alloc.timeline();
 let after = alloc.snapshot();
 for (let attempt = 0; attempt < 50; attempt++) {
@@ -31,14 +32,6 @@ for (let attempt = 0; attempt < 50; attempt++) {
   timeline = alloc.timeline();
   after = alloc.snapshot();
   if (before.peakBytes === after.peakBytes) break;
-  await new Promise((resolve) => setTimeout(resolve, 10));
 }
-console.log(
-  JSON.stringify({
-    timeline,
-    peakBytes: after.peakBytes,
-    peakAtTop: stats.peakBytes,
-    currentBytes: after.currentBytes,
-    kept: kept.length,
-  }),
-);
+console.log(JSON.stringify({ timeline, peakBytes: after.peakBytes, peakAtTop, currentBytes: after.currentBytes }));
+for (const block of kept) fixture.fixture_free(block);
