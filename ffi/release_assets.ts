@@ -24,12 +24,12 @@ export interface ReleaseAsset {
 export const RELEASE_ASSETS: Readonly<Record<string, ReleaseAsset>> = {
   "x86_64-linux-gnu": {
     file: "libmod_alloc-x86_64-linux-gnu.so",
-    sha256: "a0009b52dc9ff3f6f903c7454af86ffe3c10343a1cf3b231840f4856b2f4d21d",
-    bytes: 187160,
+    sha256: "fec7e1f598326c4573be1fca621e5d309a4bbc8ce3d4deeaf7c2b4fbea376910",
+    bytes: 187224,
   },
   "aarch64-linux-gnu": {
     file: "libmod_alloc-aarch64-linux-gnu.so",
-    sha256: "789cd3e73b5046c7dcfb03ce82f8594fced243fe4e0fcd99e726406a1440e232",
-    bytes: 174864,
+    sha256: "8b24cc74ca4111c2142a76e6b3c5995f38ee6e992568c82fdf81f984eb4801c0",
+    bytes: 174992,
   },
 };
