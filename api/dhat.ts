@@ -14,6 +14,7 @@ import { threadNameOf } from "./attribution.ts";
 import { labelOf } from "./call_sites.ts";
 import { readDhatFile } from "./dhat_input.ts";
 import { writeFileSafely } from "./safe_file.ts";
+import type { RawTimeline } from "../types/timeline.ts";
 
 /** One program point of a DHAT file (heap mode): a call site and its figures. */
 export interface DhatProgramPoint {
@@ -71,6 +72,11 @@ export interface DhatFile {
     maps?: string;
     /** Kernel names of the threads that allocated (`pp.thread` indexes it; index 0 is "unknown"). */
     threadNames?: string[];
+    /** The counters' peak (the sites' `peakBytes` differ from it by less than `peakDriftBytes`). */
+    countersPeakBytes?: number;
+    peakDriftBytes?: number;
+    /** Live bytes over time (null when the library could not read it at exit). */
+    timeline?: RawTimeline | null;
   };
   /** Other fields DHAT defines (verb, units, thresholds), kept as they are. */
   [other: string]: unknown;

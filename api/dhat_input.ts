@@ -8,6 +8,7 @@
 
 import type { DhatFile } from "./dhat.ts";
 import { ReportError } from "../types/errors.ts";
+import { rawTimelineProblem } from "./timeline.ts";
 
 /**
  * Files above this are refused before they are read: a DHAT file is read
@@ -69,6 +70,10 @@ export function checkDhatFile(value: unknown, source: string): DhatFile {
     if (typeof modAlloc !== "object" || modAlloc === null) throw wrong("modAlloc is not an object");
     const maps = (modAlloc as Record<string, unknown>).maps;
     if (maps !== undefined && typeof maps !== "string") throw wrong("modAlloc.maps is not a string");
+    const timeline = (modAlloc as Record<string, unknown>).timeline;
+    // null: the library could not read its timeline when it wrote the file.
+    const problem = timeline === undefined || timeline === null ? undefined : rawTimelineProblem(timeline);
+    if (problem !== undefined) throw wrong(`modAlloc.timeline: ${problem}`);
   }
   return data as DhatFile;
 }

@@ -141,7 +141,84 @@ function pack(node: Node, names: Map<string, number>, minimum: number): PackedNo
   return [index, node.bytes, node.blocks, node.js ? 1 : 0, children];
 }
 
-function escapeHtml(text: string): string {
+/** The packed trees of the four views, keyed `all-upright`, `js-inverted` …, names shared in `names`. */
+function packedViews(stacks: WeightedStack[], names: Map<string, number>): Record<string, PackedNode> {
+  const views: Record<string, PackedNode> = {};
+  for (const jsOnly of [false, true]) {
+    for (const inverted of [false, true]) {
+      const tree = buildTree(stacks, jsOnly, inverted);
+      views[`${jsOnly ? "js" : "all"}-${inverted ? "inverted" : "upright"}`] = pack(
+        tree,
+        names,
+        tree.bytes * PRUNE_SHARE,
+      );
+    }
+  }
+  return views;
+}
+
+/** One measure of a flame graph with several (the report's total / at peak / at end). */
+export interface FlameGraphMeasure {
+  /** The value of its radio button, e.g. `"peak"`. */
+  key: string;
+  /** Its label, e.g. `"live at the peak"`. */
+  label: string;
+  stacks: WeightedStack[];
+}
+
+/**
+ * The flame graph's controls, drawing area, data and script, to place in
+ * a page that includes {@linkcode FLAME_GRAPH_STYLE} (its element ids are
+ * fixed: one flame graph per page). With more than one measure the reader
+ * switches between them with radio buttons.
+ *
+ * @param measures What the widths can weigh; the first is shown first.
+ * @param view The view it opens with.
+ * @returns HTML: fetches nothing.
+ */
+export function flameGraphSection(measures: FlameGraphMeasure[], view: FlameGraphView = "all"): string {
+  const jsView = view.startsWith("js");
+  const invertedView = view.endsWith("inverted");
+  const names = new Map<string, number>();
+  const packed = Object.fromEntries(measures.map((measure) => [measure.key, packedViews(measure.stacks, names)]));
+  // `<` escaped so that no frame name can close the script element.
+  const data = JSON.stringify({ names: [...names.keys()], measures: packed }).replaceAll("<", "\\u003c");
+  const measureRadios = measures.length < 2
+    ? ""
+    : measures.map((measure, i) =>
+      `<label><input type="radio" name="measure" value="${escapeHtml(measure.key)}" id="measure-${
+        escapeHtml(measure.key)
+      }"${i === 0 ? " checked" : ""}> ${escapeHtml(measure.label)}</label>`
+    ).join("\n") + "<br>";
+  return `<form id="controls">
+${measureRadios}<label><input type="radio" name="frames" value="all" id="view-all"${
+    jsView ? "" : " checked"
+  }> all frames</label>
+<label><input type="radio" name="frames" value="js" id="view-js"${
+    jsView ? " checked" : ""
+  }> your JS only (native and Deno's own frames folded into their caller)</label>
+<label><input type="checkbox" id="view-inverted"${
+    invertedView ? " checked" : ""
+  }> inverted (allocating functions at the root)</label>
+<input type="search" id="search" placeholder="search frames (e.g. a package name)" size="36">
+<button type="button" id="reset">reset zoom</button>
+</form>
+<p class="key">Width: <em id="measure-words">${escapeHtml(measures[0]?.label ?? "bytes")}</em>.
+<span style="background:rgb(240,150,50)"></span>JavaScript
+<span style="background:rgb(90,150,220)"></span>native <span style="background:#e040e0"></span>search match.
+Hover a box for bytes, blocks and share; click to zoom. <b id="matched"></b></p>
+<div id="graph"></div>
+<script type="application/json" id="flame-data">${data}</script>
+<script>${FLAME_GRAPH_SCRIPT}</script>`;
+}
+
+/**
+ * Text made safe for HTML element content and attribute values.
+ *
+ * @param text Any text.
+ * @returns It with `&`, `<`, `>` and `"` escaped.
+ */
+export function escapeHtml(text: string): string {
   return text.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;").replaceAll('"', "&quot;");
 }
 
@@ -160,43 +237,11 @@ export function flameGraphHtml(
   view: FlameGraphView = "all",
   weight = "bytes allocated",
 ): string {
-  const jsView = view.startsWith("js");
-  const invertedView = view.endsWith("inverted");
-  const names = new Map<string, number>();
-  const views: Record<string, PackedNode> = {};
-  for (const jsOnly of [false, true]) {
-    for (const inverted of [false, true]) {
-      const tree = buildTree(stacks, jsOnly, inverted);
-      views[`${jsOnly ? "js" : "all"}-${inverted ? "inverted" : "upright"}`] = pack(
-        tree,
-        names,
-        tree.bytes * PRUNE_SHARE,
-      );
-    }
-  }
-  // `<` escaped so that no frame name can close the script element.
-  const data = JSON.stringify({ names: [...names.keys()], views }).replaceAll("<", "\\u003c");
   return `<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>
 <style>${FLAME_GRAPH_STYLE}</style></head>
 <body><h2>${escapeHtml(title)}</h2>
-<form id="controls">
-<label><input type="radio" name="frames" value="all" id="view-all"${jsView ? "" : " checked"}> all frames</label>
-<label><input type="radio" name="frames" value="js" id="view-js"${
-    jsView ? " checked" : ""
-  }> your JS only (native and Deno's own frames folded into their caller)</label>
-<label><input type="checkbox" id="view-inverted"${
-    invertedView ? " checked" : ""
-  }> inverted (allocating functions at the root)</label>
-<input type="search" id="search" placeholder="search frames (e.g. a package name)" size="36">
-<button type="button" id="reset">reset zoom</button>
-</form>
-<p class="key">Width: ${escapeHtml(weight)}. <span style="background:rgb(240,150,50)"></span>JavaScript
-<span style="background:rgb(90,150,220)"></span>native <span style="background:#e040e0"></span>search match.
-Hover a box for bytes, blocks and share; click to zoom. <b id="matched"></b></p>
-<div id="graph"></div>
-<script type="application/json" id="flame-data">${data}</script>
-<script>${FLAME_GRAPH_SCRIPT}</script>
+${flameGraphSection([{ key: "bytes", label: weight, stacks }], view)}
 </body></html>
 `;
 }

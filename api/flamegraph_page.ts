@@ -22,10 +22,13 @@ export const FLAME_GRAPH_SCRIPT = `"use strict";
   const search = document.getElementById("search");
   const matched = document.getElementById("matched");
   let zoomPath = [];
+  // One set of four views per measure (total, at peak, at end …); a radio picks it when there are several.
+  const measureInput = () => document.querySelector('input[name="measure"]:checked');
+  const views = () => data.measures[measureInput() ? measureInput().value : Object.keys(data.measures)[0]];
   const view = () => {
     const js = document.getElementById("view-js").checked;
     const inverted = document.getElementById("view-inverted").checked;
-    return data.views[(js ? "js" : "all") + "-" + (inverted ? "inverted" : "upright")];
+    return views()[(js ? "js" : "all") + "-" + (inverted ? "inverted" : "upright")];
   };
   const colour = (name, js) => {
     let hash = 0;
@@ -91,8 +94,14 @@ export const FLAME_GRAPH_SCRIPT = `"use strict";
     matched.textContent = term === "" ? "" : "Matched: " + formatBytes(matchedBytes) + " (" +
       (tree[1] === 0 ? 0 : (matchedBytes / tree[1]) * 100).toFixed(1) + "% of all bytes)";
   }
-  for (const id of ["view-all", "view-js", "view-inverted"]) {
-    document.getElementById(id).addEventListener("change", () => { zoomPath = []; draw(); });
+  const inputs = [...document.querySelectorAll('input[name="measure"]'), ...["view-all", "view-js", "view-inverted"]
+    .map((id) => document.getElementById(id))];
+  for (const input of inputs) {
+    input.addEventListener("change", () => {
+      zoomPath = [];
+      if (input.name === "measure") document.getElementById("measure-words").textContent = input.parentNode.textContent.trim();
+      draw();
+    });
   }
   search.addEventListener("input", draw);
   document.getElementById("reset").addEventListener("click", () => { zoomPath = []; draw(); });
@@ -101,6 +110,8 @@ export const FLAME_GRAPH_SCRIPT = `"use strict";
   if (params.get("view") === "all") document.getElementById("view-all").checked = true;
   if (params.get("inverted") === "1") document.getElementById("view-inverted").checked = true;
   if (params.has("search")) search.value = params.get("search");
+  const measure = params.get("measure") && document.getElementById("measure-" + params.get("measure"));
+  if (measure) { measure.checked = true; document.getElementById("measure-words").textContent = measure.parentNode.textContent.trim(); }
   // #zoom=<start of a base box's name>, e.g. #view=js&zoom=code (the stacks with JS of yours).
   const zoom = params.get("zoom");
   const base = zoom === null ? undefined : view()[4].find((child) => data.names[child[0]].startsWith(zoom));

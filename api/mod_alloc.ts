@@ -8,6 +8,9 @@ import { loadLibrary, resolveLibrary } from "../ffi/library.ts";
 import { MODE, STATUS } from "../ffi/layout.ts";
 import { readSites, readSummary, readThreadNames } from "../ffi/sites.ts";
 import { readStats } from "../ffi/stats.ts";
+import { readTimeline } from "../ffi/timeline.ts";
+import type { Timeline } from "../types/timeline.ts";
+import { timelineOf } from "./timeline.ts";
 import type { NativeLibrary } from "../ffi/symbols.ts";
 import { Symbolizer } from "../symbols/symbolizer.ts";
 import type { AllocStats, ThreadScope } from "../types/alloc_stats.ts";
@@ -20,7 +23,7 @@ import {
   siteTable,
 } from "./call_sites.ts";
 import { finishDhatFile } from "./dhat.ts";
-import { ReportError } from "../types/errors.ts";
+import { ReportError, StateError } from "../types/errors.ts";
 import { perfMapPathFor } from "../symbols/perf_map.ts";
 import { randomSibling } from "./safe_file.ts";
 import { type InstallOptions, installSettings, threadScope } from "./options.ts";
@@ -372,6 +375,36 @@ export class ModAlloc {
    */
   writeDhat(path: string): void {
     this.writeDhatSync(path);
+  }
+
+  /**
+   * Live bytes and blocks of the whole process over time, by the
+   * allocation clock and by wall time, with the peak and a reading of now.
+   * The library samples where threads fold their counts into the shared
+   * sums (every 64 KiB or 64 blocks of change per thread), never per
+   * allocation; it keeps at most 512 points per series, halving the
+   * resolution when full and keeping each interval's highest sample. The
+   * peak point's bytes are `snapshot().peakBytes`. {@linkcode ModAlloc.reset}
+   * starts the timeline over.
+   *
+   * @returns The timeline as of now.
+   * @throws {StateError} In the rare case that a thread was stopped while
+   *   it held the timeline's lock (the library then does not wait).
+   *
+   * @example Where the peak was
+   * ```ts
+   * import { ModAlloc } from "@mod-alloc/deno";
+   *
+   * const alloc = ModAlloc.install();
+   * const big = new Uint8Array(8 << 20);
+   * const { peak, byTime } = alloc.timeline();
+   * console.log(`peak ${peak.bytes} B at ${peak.timeMs.toFixed(1)} ms; ${byTime.length} points`, big.length);
+   * ```
+   */
+  timeline(): Timeline {
+    const raw = readTimeline(this.#library);
+    if (raw === undefined) throw new StateError("The timeline is being written by a stopped thread: try again.");
+    return timelineOf(raw);
   }
 
   /** Bytes of memory the profiler itself holds (tables, records). */

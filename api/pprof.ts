@@ -8,7 +8,8 @@
  * (blocks still live at the end of the run), `inuse_space` the default.
  * Every distinct frame address is a location; JS frames get their script
  * as the file and their line; native frames their DWARF file and line when
- * known, else the module; each module is a mapping.
+ * known, else the module; each module is a mapping, with the build id
+ * read from its ELF file (so a symbol server can find its debug file).
  *
  * @module
  */
@@ -19,6 +20,7 @@ import { gzipSync } from "node:zlib";
 // module imported by URL).
 // deno-lint-ignore no-import-prefix
 import * as pprof from "npm:pprof-format@2.3.2";
+import { ElfFile } from "../symbols/elf.ts";
 import type { Frame } from "../symbols/symbolizer.ts";
 import { unnamedFrameText } from "./attribution.ts";
 import type { DhatSite } from "./dhat.ts";
@@ -27,7 +29,11 @@ import type { DhatSite } from "./dhat.ts";
 export interface PprofOptions {
   /** When the profile ends, ms since the epoch (default: now). */
   timeMs?: number;
-  /** Build id (hex) of a module path, when known. */
+  /**
+   * Build id (hex) of a module path, when known (default: read from the
+   * module's ELF `NT_GNU_BUILD_ID` note, if the file is still there; give
+   * `() => undefined` to leave them out).
+   */
   buildIdOf?: (module: string) => string | undefined;
   /** A comment stored in the profile (e.g. the command profiled). */
   comment?: string;
@@ -108,7 +114,7 @@ class Tables {
  * @returns The bytes of a `.pb.gz` file.
  */
 export function encodePprof(sites: readonly DhatSite[], options: PprofOptions = {}): Uint8Array {
-  const tables = new Tables(options.buildIdOf ?? (() => undefined));
+  const tables = new Tables(options.buildIdOf ?? ElfFile.buildIdOf);
   const valueType = (type: string, unit: string) =>
     new pprof.ValueType({ type: tables.strings.dedup(type), unit: tables.strings.dedup(unit) });
   const sampleType = [

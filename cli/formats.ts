@@ -1,18 +1,19 @@
 /**
  * The other formats both commands can write beside the DHAT file: a pprof
- * heap profile and a Chrome DevTools heap profile.
+ * heap profile, a Chrome DevTools heap profile and the HTML report.
  *
  * @module
  */
 
 import type { DhatFile, DhatSite } from "../api/dhat.ts";
 import { buildHeapProfile } from "../api/heap_profile.ts";
+import { htmlReport, type HtmlReportOptions } from "../api/html_report.ts";
 import { encodePprof } from "../api/pprof.ts";
 import { writeFileSafely } from "../api/safe_file.ts";
 import type { OptionSpec } from "./options.ts";
 import type { NamedPath } from "./paths.ts";
 
-/** `--pprof <file>` and `--heapprofile <file>`. */
+/** `--pprof <file>`, `--heapprofile <file>` and `--html <file>`. */
 export const FORMAT_OPTIONS: readonly OptionSpec[] = [
   {
     names: ["--pprof"],
@@ -28,12 +29,21 @@ export const FORMAT_OPTIONS: readonly OptionSpec[] = [
     placeholder: "file",
     help: "also write a DevTools heap profile (.heapprofile: Chrome's Memory panel, speedscope)",
   },
+  {
+    names: ["--html"],
+    key: "html",
+    kind: "string",
+    placeholder: "file",
+    help:
+      "also write the HTML report: summary, live bytes over time, top sites, flame graphs (one file, fetches nothing)",
+  },
 ];
 
 /** The formats asked for: paths, absolute once checked. */
 export interface FormatOutputs {
   pprof?: string;
   heapprofile?: string;
+  html?: string;
 }
 
 /** The format outputs as paths to check against the other outputs and inputs. */
@@ -41,6 +51,7 @@ export function formatPaths(outputs: FormatOutputs): NamedPath[] {
   const paths: NamedPath[] = [];
   if (outputs.pprof !== undefined) paths.push({ path: outputs.pprof, what: "pprof file" });
   if (outputs.heapprofile !== undefined) paths.push({ path: outputs.heapprofile, what: "heap profile" });
+  if (outputs.html !== undefined) paths.push({ path: outputs.html, what: "HTML report" });
   return paths;
 }
 
@@ -50,6 +61,7 @@ export function withCheckedPaths(outputs: FormatOutputs, checked: string[]): For
   let next = 0;
   if (outputs.pprof !== undefined) result.pprof = checked[next++];
   if (outputs.heapprofile !== undefined) result.heapprofile = checked[next++];
+  if (outputs.html !== undefined) result.html = checked[next++];
   return result;
 }
 
@@ -59,8 +71,14 @@ export function withCheckedPaths(outputs: FormatOutputs, checked: string[]): For
  * @param outputs Where to write each format (absent: not written).
  * @param data The profile (for its command line).
  * @param sites Its named sites.
+ * @param shape The HTML report's heading, rows and first flame graph view.
  */
-export function writeFormats(outputs: FormatOutputs, data: DhatFile, sites: DhatSite[]): void {
+export function writeFormats(
+  outputs: FormatOutputs,
+  data: DhatFile,
+  sites: DhatSite[],
+  shape: HtmlReportOptions,
+): void {
   if (outputs.pprof !== undefined) {
     writeFileSafely(outputs.pprof, encodePprof(sites, { comment: data.cmd }), "the pprof file");
     console.error(`  pprof: ${outputs.pprof} (go tool pprof -top ${outputs.pprof})`);
@@ -68,5 +86,9 @@ export function writeFormats(outputs: FormatOutputs, data: DhatFile, sites: Dhat
   if (outputs.heapprofile !== undefined) {
     writeFileSafely(outputs.heapprofile, JSON.stringify(buildHeapProfile(sites)), "the heap profile");
     console.error(`  heap profile: ${outputs.heapprofile} (Chrome DevTools, Memory panel, Load profile)`);
+  }
+  if (outputs.html !== undefined) {
+    writeFileSafely(outputs.html, htmlReport(data, sites, shape), "the HTML report");
+    console.error(`  HTML report: ${outputs.html}`);
   }
 }

@@ -121,9 +121,11 @@ function writeMainReport(settings: ProfileSettings, scratch: string, pid: number
     {
       pprof: settings.pprof && expandPid(settings.pprof, pid),
       heapprofile: settings.heapprofile && expandPid(settings.heapprofile, pid),
+      html: settings.html && expandPid(settings.html, pid),
     },
     data,
     sites,
+    { title, top: Math.max(settings.top, 20), groupBy: settings.groupBy, view: settings.flamegraphView },
   );
 }
 

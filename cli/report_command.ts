@@ -112,7 +112,12 @@ export function reportMain(settings: ReportSettings): number {
   if (flamegraph !== undefined) {
     writeFlameGraph(flamegraph, sites, data.cmd.slice(0, 120), settings.flamegraphView, settings.bytes);
   }
-  writeFormats(withCheckedPaths(settings, formats), data, sites);
+  writeFormats(withCheckedPaths(settings, formats), data, sites, {
+    title: `${data.cmd.slice(0, 120)} (pid ${data.pid})`,
+    top: Math.max(settings.top, 20),
+    groupBy: settings.groupBy,
+    view: settings.flamegraphView,
+  });
   if (settings.diff !== undefined) return diffMain({ ...settings, diff: settings.diff }, named);
   const title = `report of ${data.cmd.slice(0, 120)} (pid ${data.pid})`;
   console.error(summary(title, data, sites, settings.top, settings.groupBy, settings.bytes));

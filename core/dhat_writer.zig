@@ -17,6 +17,7 @@ const event_clock = @import("event_clock.zig");
 const peak = @import("peak.zig");
 const site_table = @import("site_table.zig");
 const thread_names = @import("thread_names.zig");
+const timeline = @import("timeline.zig");
 const pages = @import("pages.zig");
 const safe_file = @import("safe_file.zig");
 const SpinLock = @import("SpinLock.zig");
@@ -48,7 +49,7 @@ const Output = struct {
         out.used = 0;
     }
 
-    fn text(out: *Output, bytes: []const u8) void {
+    pub fn text(out: *Output, bytes: []const u8) void {
         for (bytes) |byte| {
             if (out.used == out.buffer.len) out.flush();
             out.buffer[out.used] = byte;
@@ -56,7 +57,7 @@ const Output = struct {
         }
     }
 
-    fn print(out: *Output, comptime format: []const u8, args: anytype) void {
+    pub fn print(out: *Output, comptime format: []const u8, args: anytype) void {
         var scratch: [96]u8 = undefined;
         const formatted = std.fmt.bufPrint(&scratch, format, args) catch {
             out.failed = true;
@@ -202,6 +203,9 @@ fn writeHeader(out: *Output, totals: Totals, sites_on: bool) void {
     out.print("\"peakBytes\":{d},\"peakBlocks\":{d},", .{ totals.peak_bytes, totals.peak_blocks });
     out.print("\"countersPeakBytes\":{d},\"peakDriftBytes\":{d},", .{ totals.counters_peak_bytes, peak.flush_bytes });
     out.print("\"endBytes\":{d},\"endBlocks\":{d},", .{ totals.end_bytes, totals.end_blocks });
+    out.text("\"timeline\":");
+    timeline.writeJsonNow(out);
+    out.text(",");
     writeThreadNames(out);
     out.text(",\"maps\":\"");
     escapedFile(out, "/proc/self/maps", 16 << 20);

@@ -24,6 +24,7 @@
 
 const std = @import("std");
 const event_clock = @import("event_clock.zig");
+const timeline = @import("timeline.zig");
 
 /// A thread's change of live bytes folded into the shared sum past this
 /// (either way). 64 KiB: one fold per 64 KiB, far below the cost of the
@@ -43,8 +44,10 @@ const Shared = struct {
     /// Bumped on each new byte peak (see above); starts at 1 so that a
     /// zeroed site lane reads as "untouched since the peak".
     epoch: std.atomic.Value(u64) = .init(1),
-    /// The event-clock time of the latest byte peak (DHAT's t-gmax).
+    /// The event-clock time of the latest byte peak (DHAT's t-gmax), and
+    /// the blocks live then (`peak_live_count` is their own maximum).
     peak_time: std.atomic.Value(u64) = .init(0),
+    blocks_at_peak: std.atomic.Value(i64) = .init(0),
 };
 
 var shared: Shared = .{};
@@ -63,6 +66,7 @@ pub fn fold(bytes: i64, blocks: i64) void {
     const current = shared.current_bytes.fetchAdd(bytes, .monotonic) + bytes;
     const live = shared.live_count.fetchAdd(blocks, .monotonic) + blocks;
     raise(current, live);
+    timeline.sample(current, live);
 }
 
 /// Compares the folded sums plus the calling thread's unfolded drift with
@@ -85,12 +89,14 @@ pub fn raise(bytes: i64, blocks: i64) void {
     if (bytes <= shared.peak_bytes.load(.monotonic)) return;
     if (shared.peak_bytes.fetchMax(bytes, .monotonic) >= bytes) return;
     shared.peak_time.store(event_clock.elapsed(), .monotonic);
+    shared.blocks_at_peak.store(blocks, .monotonic);
     _ = shared.epoch.fetchAdd(1, .acq_rel);
 }
 
 /// The all-threads peaks, given the exact sums of now (bytes, blocks).
 pub fn peaks(bytes_now: i64, blocks_now: i64) [2]i64 {
     raise(bytes_now, blocks_now);
+    timeline.sampleExact(bytes_now, blocks_now);
     return .{ shared.peak_bytes.load(.monotonic), shared.peak_live_count.load(.monotonic) };
 }
 
@@ -99,13 +105,16 @@ pub fn reset(bytes_now: i64, blocks_now: i64) void {
     shared.peak_bytes.store(bytes_now, .monotonic);
     shared.peak_live_count.store(blocks_now, .monotonic);
     shared.peak_time.store(event_clock.elapsed(), .monotonic);
+    shared.blocks_at_peak.store(blocks_now, .monotonic);
     _ = shared.epoch.fetchAdd(1, .acq_rel);
+    timeline.restart();
 }
 
 /// The highest (bytes, blocks) since the previous call, given the exact
 /// sums of now; starts a new interval there.
 pub fn markAll(bytes_now: i64, blocks_now: i64) [2]i64 {
     raise(bytes_now, blocks_now);
+    timeline.sampleExact(bytes_now, blocks_now);
     return .{ shared.mark_bytes.swap(bytes_now, .monotonic), shared.mark_live.swap(blocks_now, .monotonic) };
 }
 
@@ -115,6 +124,10 @@ pub inline fn epoch() u64 {
 
 pub fn peakTime() u64 {
     return shared.peak_time.load(.monotonic);
+}
+
+pub fn blocksAtPeak() i64 {
+    return shared.blocks_at_peak.load(.monotonic);
 }
 
 /// The folded sums (without the drift of claimed records).

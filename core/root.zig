@@ -25,6 +25,7 @@ const thread_registry = @import("thread_registry.zig");
 const thread_names = @import("thread_names.zig");
 const ThreadRecord = @import("ThreadRecord.zig");
 const go_program = @import("go_program.zig");
+const timeline = @import("timeline.zig");
 
 comptime {
     _ = hooks;
@@ -65,6 +66,7 @@ fn forkChild() callconv(.c) void {
     live_table.forceUnlockAll();
     threads.afterForkChild();
     got_patch.afterForkChild();
+    timeline.afterForkChild();
 }
 
 /// Settings read from the environment at load time: MOD_ALLOC_BACKTRACES,

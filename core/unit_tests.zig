@@ -19,6 +19,7 @@ test {
     _ = @import("safe_file.zig");
     _ = @import("environment.zig");
     _ = @import("peak.zig");
+    _ = @import("timeline.zig");
     _ = @import("thread_tls.zig");
     _ = @import("thread_registry.zig");
     _ = @import("thread_lifecycle.zig");

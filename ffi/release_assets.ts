@@ -24,12 +24,12 @@ export interface ReleaseAsset {
 export const RELEASE_ASSETS: Readonly<Record<string, ReleaseAsset>> = {
   "x86_64-linux-gnu": {
     file: "libmod_alloc-x86_64-linux-gnu.so",
-    sha256: "a8285a82a7912d38006f94ef884a43221084c06e28b3cf36156d0a04d7d0124d",
-    bytes: 122776,
+    sha256: "fec7e1f598326c4573be1fca621e5d309a4bbc8ce3d4deeaf7c2b4fbea376910",
+    bytes: 187224,
   },
   "aarch64-linux-gnu": {
     file: "libmod_alloc-aarch64-linux-gnu.so",
-    sha256: "f5f678eecc3227f796da5a5bedb6f1e0a4708c76a4666673870615f1e98dc422",
-    bytes: 114056,
+    sha256: "8b24cc74ca4111c2142a76e6b3c5995f38ee6e992568c82fdf81f984eb4801c0",
+    bytes: 174992,
   },
 };

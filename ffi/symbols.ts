@@ -42,6 +42,8 @@ export const symbols = {
   mod_alloc_sites_baseline_all: { parameters: [], result: "i32" },
   mod_alloc_sites_baseline_own: { parameters: [], result: "i32" },
   mod_alloc_sites_snapshot_since_baseline: { parameters: [], result: "u32" },
+  mod_alloc_timeline_values_count: { parameters: [], result: "u32" },
+  mod_alloc_timeline: { parameters: ["buffer"], result: "void" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The bound library. */

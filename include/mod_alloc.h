@@ -15,7 +15,7 @@
 extern "C" {
 #endif
 
-#define MOD_ALLOC_ABI_VERSION 4u
+#define MOD_ALLOC_ABI_VERSION 5u
 
 uint32_t mod_alloc_abi_version(void);
 
@@ -45,6 +45,12 @@ void mod_alloc_thread_figures(double *out /* [mod_alloc_thread_figures_count()] 
 /* The kernel name (comm) behind a site's thread-name id, NUL-terminated;
  * returns its length, or -1 for an id not in the table. */
 int32_t mod_alloc_thread_name(uint32_t id, char *out /* [16] */);
+/* Memory over time (core/timeline.zig): a header (the fields of its
+ * `Header`, the first being points_max), then two series (by allocation
+ * events, by wall time) of points_max points of [events, wall ns, bytes,
+ * blocks]; bytes -1 marks an empty interval. */
+uint32_t mod_alloc_timeline_values_count(void);
+void mod_alloc_timeline(double *out /* [mod_alloc_timeline_values_count()] */);
 /* Bytes the profiler holds resident. */
 double mod_alloc_memory_bytes(void);
 

@@ -182,6 +182,31 @@ export class ElfFile {
     return undefined;
   }
 
+  /**
+   * The GNU build ID of the ELF file at `path`.
+   *
+   * @param path A file (a module of a profiled process).
+   * @returns Lower-case hex, or undefined when the file cannot be read, is
+   *   not 64-bit little-endian ELF, or has no build-id note.
+   */
+  static buildIdOf(path: string): string | undefined {
+    let elf: ElfFile;
+    try {
+      // The path comes from a profile's memory map: never open a FIFO or device (an open could block).
+      if (!Deno.statSync(path).isFile) return undefined;
+      elf = new ElfFile(path);
+    } catch {
+      return undefined;
+    }
+    try {
+      return elf.buildId();
+    } catch {
+      return undefined;
+    } finally {
+      elf.close();
+    }
+  }
+
   /** `.gnu_debuglink`: the debug file's name and the CRC-32 of its contents. */
   debugLink(): { name: string; crc: number } | undefined {
     const bytes = this.sectionData(".gnu_debuglink");

@@ -38,6 +38,14 @@ async function goPprof(args: string[]): Promise<string> {
   return text;
 }
 
+/** The GNU build id of an ELF file as `readelf -n` prints it. */
+async function readelfBuildId(path: string): Promise<string> {
+  const output = await new Deno.Command("readelf", { args: ["-n", path], stdout: "piped" }).output();
+  const id = /Build ID: ([0-9a-f]+)/.exec(new TextDecoder().decode(output.stdout));
+  assert.ok(id, `readelf found no build id in ${path}`);
+  return id[1];
+}
+
 /** `flat` bytes of each function in `go tool pprof -top` output. */
 function flatBytes(top: string): Map<string, number> {
   const rows = new Map<string, number>();
@@ -48,8 +56,8 @@ function flatBytes(top: string): Map<string, number> {
 }
 
 Deno.test({
-  name: "go tool pprof reads our pprof file with Go heap-profile sample types, functions and lines",
-  ignore: !hasCommand("go"),
+  name: "go tool pprof reads our pprof file with Go heap-profile sample types, functions, lines and build ids",
+  ignore: !hasCommand("go") || !hasCommand("readelf"),
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "mod-alloc-pprof-" });
     try {
@@ -71,6 +79,11 @@ Deno.test({
       assert.match(objects, /^\s*100\s.*short_lived$/m);
       const lines = await goPprof(["-top", "-lines", "-unit=B", "-sample_index=alloc_space", path]);
       assert.match(lines, /kept_to_the_end .*dhat_workload\.c:22\b/);
+      // Mappings carry the module's GNU build id, as binutils' readelf reads it from the same file.
+      const raw = await goPprof(["-raw", path]);
+      const libc = /^\d+: 0x[0-9a-f]+\/0x[0-9a-f]+\/0x[0-9a-f]+ (\S*\/libc\.so\.6) ([0-9a-f]+) /m.exec(raw);
+      assert.ok(libc, `no libc mapping with a build id:\n${raw.slice(raw.indexOf("Mappings"))}`);
+      assert.equal(libc[2], await readelfBuildId(libc[1]));
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
@@ -259,7 +272,7 @@ Deno.test("the leak and peak views rank sites by bytes live at the end and at th
     assert.ok(folded.every((line) => /kept_to_the_end|aligned/.test(line)), folded.join("\n"));
     const page = await Deno.readTextFile(`${dir}/end.html`);
     assert.match(page, /<h2>Bytes live at the end: /);
-    assert.match(page, /Width: bytes live at the end\./);
+    assert.match(page, /Width: <em id="measure-words">bytes live at the end<\/em>\./);
     const peak = await cli(["report", "--bytes=peak", "-o", `${dir}/named.json`, raw]);
     assert.equal(peak.code, 0, peak.stderr);
     assert.match(

@@ -1,0 +1,177 @@
+/**
+ * One self-contained HTML report of a profile: the summary, live bytes over
+ * time with the peak marked (and the sites that held the bytes at the peak
+ * and at the end), the top rows by bytes allocated, live at the peak and
+ * live at the end, and the flame graph of each of the three (all frames or
+ * your JS only, upright or inverted). Inline style, data and script: the
+ * page fetches nothing.
+ *
+ * @module
+ */
+
+import type { DhatFile, DhatSite } from "./dhat.ts";
+import { escapeHtml, type FlameGraphMeasure, flameGraphSection, type FlameGraphView } from "./flamegraph.ts";
+import { FLAME_GRAPH_STYLE } from "./flamegraph_page.ts";
+import { type GroupBy, groupSites } from "./grouping.ts";
+import { formatBytes } from "./report.ts";
+import { measuredAt, measureWords, SITE_MEASURES, type SiteMeasure } from "./site_measure.ts";
+import { type HeldBytes, heldBytesBars, timelineChartSvg } from "./timeline_chart.ts";
+import { timelineOf } from "./timeline.ts";
+
+/** How the report's rows and flame graph are shaped. */
+export interface HtmlReportOptions {
+  /** The page's heading: the program profiled. */
+  title: string;
+  /** Rows per table (default 20). */
+  top?: number;
+  /** How sites are grouped into rows (default `"function"`). */
+  groupBy?: GroupBy;
+  /** The flame graph's first view (default `"js"`). */
+  view?: FlameGraphView;
+}
+
+const REPORT_STYLE = `${FLAME_GRAPH_STYLE}
+h1{font-size:20px;margin:0 0 8px}h2{font-size:16px;margin:22px 0 6px}
+#summary{display:grid;grid-template-columns:max-content max-content;gap:2px 18px;margin:0}
+#summary dt{color:#555}#summary dd{margin:0;font-weight:bold}
+svg.timeline .grid{stroke:#e4e4e4}svg .tick{font:11px sans-serif;fill:#555}
+svg.timeline .area{fill:rgba(78,121,167,.18)}svg.timeline .line{fill:none;stroke:#4e79a7;stroke-width:1.6}
+svg.timeline .peak{fill:#e15759}svg.timeline .end{fill:#555}svg.timeline .peak-label{font:bold 12px sans-serif;fill:#e15759}
+.legend{list-style:none;padding:0;margin:4px 0 0 78px;columns:2;font-size:12px}
+.swatch{display:inline-block;width:10px;height:10px;margin-right:6px}
+table.top{border-collapse:collapse;font-size:12px;margin-bottom:6px}
+table.top th,table.top td{padding:2px 8px;text-align:right;border-bottom:1px solid #eee}
+table.top td.label,table.top th.label{text-align:left;font-family:monospace}
+.tables{display:flex;flex-direction:column}.note{color:#555;font-size:12px;max-width:1160px}`;
+
+/** What a site weighs under each measure. */
+function siteRows(sites: DhatSite[], measure: SiteMeasure) {
+  return sites.map((site) => ({ ...site, ...measuredAt(site.pp, measure) }))
+    .filter((site) => site.bytes > 0);
+}
+
+function topTable(sites: DhatSite[], measure: SiteMeasure, groupBy: GroupBy, top: number): string {
+  const groups = groupSites(siteRows(sites, measure), groupBy, (site) => site.bytes).slice(0, top);
+  const rows = groups.map((group, i) => {
+    const bytes = group.members.reduce((sum, site) => sum + site.bytes, 0);
+    const blocks = group.members.reduce((sum, site) => sum + site.blocks, 0);
+    return `<tr data-bytes="${bytes}" data-blocks="${blocks}"><td>${i + 1}</td><td>${formatBytes(bytes)}</td>` +
+      `<td>${blocks}</td><td>${group.members.length}</td><td class="label">${escapeHtml(group.label)}</td></tr>`;
+  });
+  const what = measure === "total" ? "allocations" : "blocks";
+  const empty = rows.length === 0 ? `<tr><td colspan="5" class="label">nothing ${measureWords(measure)}</td></tr>` : "";
+  return `<h2>Top ${groups.length} by bytes ${measureWords(measure)}</h2>
+<table class="top" id="top-${measure}"><tr><th>#</th><th>bytes</th><th>${what}</th><th>sites</th>` +
+    `<th class="label">${escapeHtml(groupBy === "stack" ? "site" : `grouped by ${groupBy}`)}</th></tr>${
+      rows.join("")
+    }${empty}</table>`;
+}
+
+function sumOf<T>(rows: readonly T[], value: (row: T) => number): number {
+  return rows.reduce((sum, row) => sum + value(row), 0);
+}
+
+/** The bytes each row held at the peak and at the end, heaviest at the peak first. */
+function heldRows(sites: DhatSite[], groupBy: GroupBy): HeldBytes[] {
+  const held = sites.filter((site) => site.pp.gb > 0 || site.pp.eb > 0);
+  return groupSites(held, groupBy, (site) => site.pp.gb + site.pp.eb).map((group) => ({
+    label: group.label,
+    peakBytes: group.members.reduce((sum, site) => sum + site.pp.gb, 0),
+    endBytes: group.members.reduce((sum, site) => sum + site.pp.eb, 0),
+  }));
+}
+
+function summaryList(data: DhatFile, sites: DhatSite[]): string {
+  const totals = data.modAlloc;
+  const counterPeak = typeof data.modAlloc?.countersPeakBytes === "number"
+    ? data.modAlloc.countersPeakBytes
+    : totals?.peakBytes;
+  const item = (field: string, label: string, value: number | undefined, text: string) =>
+    value === undefined ? "" : `<dt>${label}</dt><dd data-field="${field}" data-value="${value}">${text}</dd>`;
+  return `<dl id="summary">${
+    [
+      item("totalBlocks", "allocations", totals?.totalBlocks, String(totals?.totalBlocks)),
+      item("totalBytes", "bytes allocated", totals?.totalBytes, formatBytes(totals?.totalBytes ?? 0)),
+      item("peakBytes", "peak live bytes (counters)", counterPeak, formatBytes(counterPeak ?? 0)),
+      item("sitesPeakBytes", "live at the peak (sum of sites)", totals?.peakBytes, formatBytes(totals?.peakBytes ?? 0)),
+      item(
+        "endBytes",
+        "live at the end",
+        totals?.endBytes,
+        `${formatBytes(totals?.endBytes ?? 0)} in ${totals?.endBlocks} blocks`,
+      ),
+      item("sites", "call sites", sites.length, String(sites.length)),
+    ].join("")
+  }</dl>`;
+}
+
+function timelineSection(data: DhatFile, sites: DhatSite[], groupBy: GroupBy): string {
+  const raw = data.modAlloc?.timeline;
+  if (raw === undefined || raw === null) {
+    return `<h2>Live bytes over time</h2><p class="note" id="no-timeline">This profile has no timeline (written by an ` +
+      `older mod-alloc, or the library could not read it at exit).</p>`;
+  }
+  const timeline = timelineOf(raw);
+  const clock = timeline.allocationClock
+    ? `<label><input type="radio" name="axis" value="time" checked> wall time</label> <label><input type="radio" ` +
+      `name="axis" value="allocations"> allocation clock</label>`
+    : "";
+  const held = heldRows(sites, groupBy);
+  return `<h2>Live bytes over time</h2>
+<form id="axis">${clock}</form>
+<div id="charts">${timelineChartSvg(timeline, "time")}${
+    timeline.allocationClock
+      ? timelineChartSvg(timeline, "allocations").replace("<svg ", '<svg style="display:none" ')
+      : ""
+  }</div>
+<p class="note">Live bytes of the whole process, sampled whenever a thread's count moved by 64 KiB or 64 blocks ` +
+    `(${timeline.byTime.length} points; each the highest sample of ${timeline.msPerPoint.toFixed(3)} ms), so a ` +
+    `point is within 64 KiB per thread of the exact sum. The red point is the counters' peak.</p>
+<h2>Which sites held the bytes, at the peak and at the end</h2>
+${
+      held.length === 0
+        ? `<p class="note">No call sites in this profile.</p>`
+        : heldBytesBars(held, Math.max(timeline.peak.bytes, sumOf(held, (row) => row.peakBytes)))
+    }
+<p class="note">The profiler keeps each site's bytes at the peak and at the end, not a history per site: these two ` +
+    `bars are exact at those two moments, and nothing is drawn in between.</p>
+<script>"use strict";
+for (const input of document.querySelectorAll('input[name="axis"]')) input.addEventListener("change", () => {
+  for (const svg of document.querySelectorAll("svg.timeline")) svg.style.display = svg.id === "timeline-" + input.value ? "" : "none";
+});
+</script>`;
+}
+
+/**
+ * The report as one HTML page.
+ *
+ * @param data The profile (a named DHAT file).
+ * @param sites Its sites, frames named.
+ * @param options Heading, rows and the flame graph's first view.
+ * @returns The page: nothing in it is fetched.
+ */
+export function htmlReport(data: DhatFile, sites: DhatSite[], options: HtmlReportOptions): string {
+  const groupBy = options.groupBy ?? "function";
+  const top = options.top ?? 20;
+  const measures: FlameGraphMeasure[] = SITE_MEASURES.map((measure) => ({
+    key: measure,
+    label: `bytes ${measureWords(measure)}`,
+    stacks: siteRows(sites, measure).map((site) => ({
+      frames: [...site.frames].reverse(),
+      bytes: site.bytes,
+      blocks: site.blocks,
+      threadName: site.threadName,
+    })),
+  }));
+  return `<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>mod-alloc: ${escapeHtml(options.title)}</title>
+<style>${REPORT_STYLE}</style></head>
+<body><h1>mod-alloc: ${escapeHtml(options.title)}</h1>
+${summaryList(data, sites)}
+${timelineSection(data, sites, groupBy)}
+<div class="tables">${SITE_MEASURES.map((measure) => topTable(sites, measure, groupBy, top)).join("\n")}</div>
+<h2>Flame graph</h2>
+${flameGraphSection(measures, options.view ?? "js")}
+</body></html>
+`;
+}
