@@ -21,7 +21,8 @@ if [ "$(installed_deno_version)" != "$DENO_VERSION" ]; then
   command -v npm >/dev/null || { echo "bootstrap: npm is needed to install deno (apt-get install npm)" >&2; exit 1; }
   npm install --silent --no-audit --no-fund --prefix "$tools/npm" "deno@$DENO_VERSION" >&2
 fi
-ln -sf "$tools/npm/node_modules/.bin/deno" "$tools/bin/deno"
+# Relative, for the same reason as the zig wrapper below.
+ln -sfn "../npm/node_modules/.bin/deno" "$tools/bin/deno"
 
 if [ "$(cat "$tools/py/.version" 2>/dev/null)" != "$ZIG_VERSION" ]; then
   echo "bootstrap: installing zig $ZIG_VERSION from PyPI (ziglang) into .tools/py" >&2
