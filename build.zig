@@ -18,6 +18,9 @@ pub fn build(b: *std.Build) void {
     // A copy whose patch table holds two slots: install fails part way (rollback test).
     const tiny_patch = addCore(b, "mod_alloc_tiny_patch_table", target, optimize, .{ .patch_records_max = 2 });
     b.getInstallStep().dependOn(&b.addInstallArtifact(tiny_patch, .{ .dest_dir = .{ .override = .{ .custom = "lib/test" } } }).step);
+    // The test build: reads the MOD_ALLOC_TEST_* switches (settings.zig).
+    const test_build = addCore(b, "mod_alloc_test", target, optimize, .{ .test_build = true });
+    b.getInstallStep().dependOn(&b.addInstallArtifact(test_build, .{ .dest_dir = .{ .override = .{ .custom = "lib/test" } } }).step);
     addInstallRaceFixtures(b, target);
     b.installFile("include/mod_alloc.h", "include/mod_alloc.h");
 
@@ -160,11 +163,13 @@ fn addAarch64Steps(b: *std.Build) void {
 /// Compile-time options of the core. `under_emulator`: the code runs under
 /// qemu-user, which accepts madvise but drops the advice, so tests of what
 /// the kernel does with it cannot hold. `patch_records_max`: the GOT patch
-/// table's size, made tiny only in a test build.
+/// table's size, made tiny only in a test build. `test_build`: the
+/// MOD_ALLOC_TEST_* switches are read (never in a release library).
 const CoreOptions = struct {
     abi_skew: u32 = 0,
     under_emulator: bool = false,
     patch_records_max: u32 = 4096,
+    test_build: bool = false,
 };
 
 fn coreOptions(b: *std.Build, core_options: CoreOptions) *std.Build.Module {
@@ -172,6 +177,7 @@ fn coreOptions(b: *std.Build, core_options: CoreOptions) *std.Build.Module {
     options.addOption(u32, "abi_skew", core_options.abi_skew);
     options.addOption(bool, "under_emulator", core_options.under_emulator);
     options.addOption(u32, "patch_records_max", core_options.patch_records_max);
+    options.addOption(bool, "test_build", core_options.test_build);
     return options.createModule();
 }
 

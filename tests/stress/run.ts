@@ -9,6 +9,8 @@ import { hasCommand } from "../support/tools.ts";
 const root = new URL("../../", import.meta.url).pathname;
 const small = Deno.args.includes("--small");
 const library = `${root}zig-out/lib/libmod_alloc.so`;
+/** The test build: reads the MOD_ALLOC_TEST_* switches a release library ignores. */
+const testLibrary = `${root}zig-out/lib/test/libmod_alloc_test.so`;
 const stress = `${root}zig-out/bin/test/stress`;
 const sitesMain = `${root}zig-out/bin/test/sites_main`;
 const scratch = Deno.makeTempDirSync({ prefix: "mod-alloc-stress-" });
@@ -130,7 +132,7 @@ async function processSection(): Promise<void> {
   }
   const full = await stressJson(
     [stress, "hold", "60000", "1100"],
-    { MOD_ALLOC_TEST_LARGE_TABLE_MAX: "1024" },
+    { LD_PRELOAD: testLibrary, MOD_ALLOC_TEST_LARGE_TABLE_MAX: "1024" },
     "full table",
   );
   check(full.foreign > 0, "full table: no block was left unrecorded");
