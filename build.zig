@@ -22,6 +22,7 @@ pub fn build(b: *std.Build) void {
     const test_build = addCore(b, "mod_alloc_test", target, optimize, .{ .test_build = true });
     b.getInstallStep().dependOn(&b.addInstallArtifact(test_build, .{ .dest_dir = .{ .override = .{ .custom = "lib/test" } } }).step);
     addInstallRaceFixtures(b, target);
+    addHostFixtures(b, target);
     b.installFile("include/mod_alloc.h", "include/mod_alloc.h");
 
     const fixture = b.createModule(.{
@@ -214,6 +215,23 @@ fn addInstallRaceFixtures(b: *std.Build, target: std.Build.ResolvedTarget) void 
     exit_module.linkSystemLibrary("pthread", .{});
     const small_stack_exit = b.addExecutable(.{ .name = "small_stack_exit", .root_module = exit_module });
     b.getInstallStep().dependOn(&b.addInstallArtifact(small_stack_exit, .{ .dest_dir = .{ .override = .{ .custom = "bin/test" } } }).step);
+}
+
+/// Programs that do what hosts do to an allocator hook (issue 16): bring
+/// their own allocator, allocate in a signal handler while a hook holds a
+/// lock. Into `zig-out/bin/test`.
+fn addHostFixtures(b: *std.Build, target: std.Build.ResolvedTarget) void {
+    const programs = [_]struct { name: []const u8, source: []const u8 }{
+        .{ .name = "own_allocator", .source = "tests/fixture/own_allocator.c" },
+    };
+    for (programs) |program| {
+        const module = b.createModule(.{ .target = target, .optimize = .debug, .link_libc = true, .omit_frame_pointer = false, .sanitize_c = .off });
+        module.addCSourceFile(.{ .file = b.path(program.source), .flags = &.{ "-std=gnu11", "-O1", "-g", "-fno-builtin", "-Wall", "-Werror" } });
+        module.linkSystemLibrary("pthread", .{});
+        module.linkSystemLibrary("dl", .{});
+        const exe = b.addExecutable(.{ .name = program.name, .root_module = module });
+        b.getInstallStep().dependOn(&b.addInstallArtifact(exe, .{ .dest_dir = .{ .override = .{ .custom = "bin/test" } } }).step);
+    }
 }
 
 fn addCore(

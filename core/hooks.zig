@@ -14,6 +14,7 @@ const backtrace = @import("backtrace.zig");
 const event_clock = @import("event_clock.zig");
 const threads = @import("thread_lifecycle.zig");
 const ThreadRecord = @import("ThreadRecord.zig");
+const foreign_allocator = @import("foreign_allocator.zig");
 
 /// Off only between `uninstall` and the next `install`. Starts on: under
 /// preload the first malloc comes before any constructor, and when the
@@ -183,6 +184,8 @@ pub fn realloc(ptr: ?*anyopaque, size: usize) callconv(hook_callconv) ?*anyopaqu
 }
 
 pub fn reallocarray(ptr: ?*anyopaque, count: usize, size: usize) callconv(hook_callconv) ?*anyopaque {
+    // The program's own malloc owns `ptr`: its realloc must move it.
+    if (foreign_allocator.active()) return foreign_allocator.reallocarray(ptr, count, size);
     const bytes = std.math.mul(usize, count, size) catch {
         __errno_location().* = enomem;
         return null;

@@ -29,6 +29,8 @@ const dhat_writer = @import("dhat_writer.zig");
 const environment = @import("environment.zig");
 const exit_signals = @import("exit_signals.zig");
 const go_program = @import("go_program.zig");
+const foreign_allocator = @import("foreign_allocator.zig");
+const hooks = @import("hooks.zig");
 
 extern fn pthread_atfork(
     prepare: ?*const fn () callconv(.c) void,
@@ -73,6 +75,8 @@ fn constructor() callconv(.c) void {
     settings.read();
     const loaded = settings.current;
     const preloaded = configuration.isPreloaded();
+    // The program's own allocator: stand aside for good (said on stderr).
+    if (preloaded and foreign_allocator.detect() == .foreign) hooks.counting.store(false, .release);
     if (preloaded and loaded.backtraces) _ = configuration.configure(true, loaded.frames, loaded.buckets);
     if (loaded.test_large_table_max) |limit| large_table.limitShardCapacity(limit);
     // Our exec*/kill/raise forward to libc's: find them however we were
@@ -105,9 +109,11 @@ fn writeReportOnSignal() void {
 var report_written: std.atomic.Value(bool) = .init(false);
 
 /// At exit: the DHAT file MOD_ALLOC_OUT asked for (once). Only under
-/// preload: at run time the TypeScript side writes its own reports.
+/// preload: at run time the TypeScript side writes its own reports. Not
+/// when the program brought its own allocator: nothing was counted (said
+/// at start).
 fn destructor() callconv(.c) void {
-    if (!configuration.isPreloaded()) return;
+    if (!configuration.isPreloaded() or foreign_allocator.active()) return;
     const path = settings.current.out_path orelse return;
     if (std.os.linux.getpid() != out_pid) return;
     if (report_written.swap(true, .acq_rel)) return;

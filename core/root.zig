@@ -22,6 +22,7 @@ const threads = @import("thread_lifecycle.zig");
 const thread_registry = @import("thread_registry.zig");
 const thread_names = @import("thread_names.zig");
 const ThreadRecord = @import("ThreadRecord.zig");
+const foreign_allocator = @import("foreign_allocator.zig");
 
 comptime {
     _ = hooks;
@@ -52,6 +53,7 @@ export fn mod_alloc_mode() u32 {
 /// counting (back) on. Otherwise it patches the GOT slots of the process.
 export fn mod_alloc_install() i32 {
     if (configuration.isPreloaded()) {
+        if (foreign_allocator.active()) return @intFromEnum(abi.Status.foreign_allocator);
         const was = hooks.counting.swap(true, .acq_rel);
         return @intFromEnum(if (was) abi.Status.already_installed else abi.Status.ok);
     }
