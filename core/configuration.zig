@@ -1,7 +1,13 @@
 //! How the library sees allocations (preloaded, or patched in at run time)
-//! and whether call sites are on. Set once each: the mode by the
-//! constructor, call sites by the first `configure` that turns them on
-//! (they cannot be turned off: blocks in the live table carry site ids).
+//! and whether call sites are on. Set once each: the mode and the settings
+//! by `start`, call sites by the first `configure` that turns them on (they
+//! cannot be turned off: blocks in the live table carry site ids).
+//!
+//! `start` runs from the constructor, or from the first hooked call if that
+//! comes earlier: under preload other libraries' constructors allocate
+//! before ours runs (libstdc++'s 72,704-byte emergency pool in every C++
+//! program), and with call sites on those blocks must get sites as later
+//! ones do, or the report (which sums its sites) leaves them out.
 
 const std = @import("std");
 const abi = @import("abi.zig");
@@ -9,7 +15,7 @@ const options = @import("options.zig");
 const site_table = @import("site_table.zig");
 const backtrace = @import("backtrace.zig");
 const elf_dynamic = @import("elf_dynamic.zig");
-const got_patch = @import("got_patch.zig");
+const settings = @import("settings.zig");
 const SpinLock = @import("SpinLock.zig");
 
 /// Set by the constructor: true when our `malloc` is the process's (the
@@ -20,9 +26,30 @@ pub fn isPreloaded() bool {
     return preloaded;
 }
 
-/// Decides the mode (from the constructor, before anything reads it).
-pub fn detectMode() void {
+var start_lock: SpinLock = .{};
+var started: std.atomic.Value(bool) = .init(false);
+
+/// True once `start` has run.
+pub fn isStarted() bool {
+    return started.load(.acquire);
+}
+
+/// Once per process: the mode, the settings, and under preload call sites
+/// when MOD_ALLOC_BACKTRACES asks. Safe inside a hook (the caller's thread
+/// is marked busy): it reads the environment, walks the loaded objects
+/// with `dl_iterate_phdr` and maps memory, and allocates nothing.
+pub fn start() void {
+    // A hook reached from inside `start` on this thread (a signal handler)
+    // goes on with what is set so far.
+    if (start_lock.heldByCaller()) return;
+    start_lock.lock();
+    defer start_lock.unlock();
+    if (started.load(.monotonic)) return;
     preloaded = loadedBeforeLibc();
+    settings.read();
+    const loaded = settings.current;
+    if (preloaded and loaded.backtraces) _ = configure(true, loaded.frames, loaded.buckets);
+    started.store(true, .release);
 }
 
 /// True when this library's malloc is the process's: it was loaded ahead
@@ -45,12 +72,6 @@ fn loadedBeforeLibc() bool {
     var ahead = false;
     elf_dynamic.forEachModule(Order{ .own = @intFromPtr(&loadedBeforeLibc), .seen_own = &seen_own, .ahead = &ahead }, Order.visit);
     return ahead;
-}
-
-pub fn mode() abi.Mode {
-    if (preloaded) return .preload;
-    if (got_patch.installed.load(.acquire)) return .runtime;
-    return .none;
 }
 
 var configure_lock: SpinLock = .{};

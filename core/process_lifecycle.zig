@@ -69,15 +69,13 @@ fn forkChild() callconv(.c) void {
 var out_pid: i32 = 0;
 
 fn constructor() callconv(.c) void {
-    configuration.detectMode();
+    configuration.start();
     _ = threads.ensureExitKey();
     _ = pthread_atfork(forkPrepare, forkParent, forkChild);
-    settings.read();
     const loaded = settings.current;
     const preloaded = configuration.isPreloaded();
     // The program's own allocator: stand aside for good (said on stderr).
     if (preloaded and foreign_allocator.detect() == .foreign) hooks.counting.store(false, .release);
-    if (preloaded and loaded.backtraces) _ = configuration.configure(true, loaded.frames, loaded.buckets);
     if (loaded.test_large_table_max) |limit| large_table.limitShardCapacity(limit);
     // Our exec*/kill/raise forward to libc's: find them however we were
     // loaded, so a call that reaches ours always has somewhere to go.

@@ -45,8 +45,14 @@ export fn mod_alloc_stats_field_name(index: u32) ?[*:0]const u8 {
     return names[index].ptr;
 }
 
+fn mode() abi.Mode {
+    if (configuration.isPreloaded()) return .preload;
+    if (got_patch.installed.load(.acquire)) return .runtime;
+    return .none;
+}
+
 export fn mod_alloc_mode() u32 {
-    return @intFromEnum(configuration.mode());
+    return @intFromEnum(mode());
 }
 
 /// Under preload the hooks already see everything: install only turns
@@ -69,7 +75,7 @@ export fn mod_alloc_uninstall() i32 {
 }
 
 export fn mod_alloc_counting() u32 {
-    return @intFromBool(hooks.counting.load(.acquire) and configuration.mode() != .none);
+    return @intFromBool(hooks.counting.load(.acquire) and mode() != .none);
 }
 
 fn scopeOf(raw: u32) abi.Scope {

@@ -36,6 +36,7 @@ const site_table = @import("site_table.zig");
 const options = @import("options.zig");
 const ThreadRecord = @import("ThreadRecord.zig");
 const peak = @import("peak.zig");
+const configuration = @import("configuration.zig");
 
 /// The record could not be had (no memory, or a million threads alive):
 /// the thread forwards uncounted for the rest of its life.
@@ -131,6 +132,10 @@ fn claimForThisThread() ?*ThreadRecord {
         return null;
     };
     armExitKey(record);
+    // The process's first hooked call came before our constructor (under
+    // preload, another library's constructor allocating): read the
+    // settings now, so this block gets a call site if they ask for one.
+    if (!configuration.isStarted() and !@import("builtin").is_test) configuration.start();
     thread_tls.set(@intFromPtr(record));
     return record;
 }
