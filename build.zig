@@ -223,6 +223,7 @@ fn addInstallRaceFixtures(b: *std.Build, target: std.Build.ResolvedTarget) void 
 fn addHostFixtures(b: *std.Build, target: std.Build.ResolvedTarget) void {
     const programs = [_]struct { name: []const u8, source: []const u8 }{
         .{ .name = "own_allocator", .source = "tests/fixture/own_allocator.c" },
+        .{ .name = "signal_in_locks", .source = "tests/fixture/signal_in_locks.c" },
     };
     for (programs) |program| {
         const module = b.createModule(.{ .target = target, .optimize = .debug, .link_libc = true, .omit_frame_pointer = false, .sanitize_c = .off });

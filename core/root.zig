@@ -27,6 +27,7 @@ const foreign_allocator = @import("foreign_allocator.zig");
 comptime {
     _ = hooks;
     _ = process_lifecycle;
+    _ = @import("test_probes.zig");
 }
 
 export fn mod_alloc_abi_version() u32 {
