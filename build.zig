@@ -159,6 +159,27 @@ fn addAarch64Steps(b: *std.Build) void {
     // 1420 bytes, 15 sites in a 16-entry table, the rest in the overflow row.
     run_sites.expectStdOutEqual("{\"tier1\":{\"allocCount\":40,\"totalBytes\":1420},\"sites\":{\"allocCount\":40,\"totalBytes\":1420},\"sitesUsed\":15,\"overflowEvents\":25,\"overflowSites\":1,\"buckets\":16}\n");
     step.dependOn(&run_sites.step);
+
+    // Issue 16's host programs: an executable with its own malloc (its
+    // output as in a plain run, exit 0), and a signal handler that
+    // allocates at every lock the test build takes (a deadlock hangs).
+    const own_allocator = hostFixture(b, target, "own_allocator");
+    const run_own = b.addSystemCommand(&.{ "qemu-aarch64", "-L", sysroot, "-E" });
+    run_own.addPrefixedArtifactArg("LD_PRELOAD=", library);
+    run_own.addArtifactArg(own_allocator);
+    run_own.addArg("200");
+    run_own.expectStdOutEqual("{\"reallocarrayOk\":true,\"overflowRefused\":true,\"pvallocOk\":true,\"strdupInArena\":true,\"blocksMade\":402}\n");
+    step.dependOn(&run_own.step);
+    const test_library = addCore(b, "mod_alloc_test", target, .fast, .{ .test_build = true });
+    const signal_in_locks = hostFixture(b, target, "signal_in_locks");
+    for ([_][]const u8{ "0", "1" }) |backtraces| {
+        const run_signals = b.addSystemCommand(&.{ "qemu-aarch64", "-L", sysroot, "-E", b.fmt("MOD_ALLOC_BACKTRACES={s}", .{backtraces}), "-E" });
+        run_signals.addPrefixedArtifactArg("LD_PRELOAD=", test_library);
+        run_signals.addArtifactArg(signal_in_locks);
+        run_signals.addArg("preload");
+        run_signals.expectExitCode(0);
+        step.dependOn(&run_signals.step);
+    }
 }
 
 /// Compile-time options of the core. `under_emulator`: the code runs under
@@ -221,18 +242,19 @@ fn addInstallRaceFixtures(b: *std.Build, target: std.Build.ResolvedTarget) void 
 /// their own allocator, allocate in a signal handler while a hook holds a
 /// lock. Into `zig-out/bin/test`.
 fn addHostFixtures(b: *std.Build, target: std.Build.ResolvedTarget) void {
-    const programs = [_]struct { name: []const u8, source: []const u8 }{
-        .{ .name = "own_allocator", .source = "tests/fixture/own_allocator.c" },
-        .{ .name = "signal_in_locks", .source = "tests/fixture/signal_in_locks.c" },
-    };
-    for (programs) |program| {
-        const module = b.createModule(.{ .target = target, .optimize = .debug, .link_libc = true, .omit_frame_pointer = false, .sanitize_c = .off });
-        module.addCSourceFile(.{ .file = b.path(program.source), .flags = &.{ "-std=gnu11", "-O1", "-g", "-fno-builtin", "-Wall", "-Werror" } });
-        module.linkSystemLibrary("pthread", .{});
-        module.linkSystemLibrary("dl", .{});
-        const exe = b.addExecutable(.{ .name = program.name, .root_module = module });
+    for ([_][]const u8{ "own_allocator", "signal_in_locks" }) |name| {
+        const exe = hostFixture(b, target, name);
         b.getInstallStep().dependOn(&b.addInstallArtifact(exe, .{ .dest_dir = .{ .override = .{ .custom = "bin/test" } } }).step);
     }
+}
+
+/// `tests/fixture/<name>.c` as a program for `target`.
+fn hostFixture(b: *std.Build, target: std.Build.ResolvedTarget, name: []const u8) *std.Build.Step.Compile {
+    const module = b.createModule(.{ .target = target, .optimize = .debug, .link_libc = true, .omit_frame_pointer = false, .sanitize_c = .off });
+    module.addCSourceFile(.{ .file = b.path(b.fmt("tests/fixture/{s}.c", .{name})), .flags = &.{ "-std=gnu11", "-O1", "-g", "-fno-builtin", "-Wall", "-Werror" } });
+    module.linkSystemLibrary("pthread", .{});
+    module.linkSystemLibrary("dl", .{});
+    return b.addExecutable(.{ .name = name, .root_module = module });
 }
 
 fn addCore(
