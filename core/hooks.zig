@@ -2,9 +2,13 @@
 //! the process's malloc family; at run time `got_patch.zig` points GOT slots
 //! at the same functions. Every path is: forward to glibc -> the thread's
 //! record -> (Tier 2, a separate out-of-line path) capture the site ->
-//! count. Nothing here allocates, locks anything but a live-table shard (and,
-//! once per thread, the registry lock of its record's claim), or touches
-//! errno after the real call set it.
+//! count. Nothing here allocates, locks anything but a live-table shard
+//! (and, once per thread, the registry lock of its record's claim; once per
+//! process, the start lock when the first call comes before our
+//! constructor), or touches errno after the real call set it. Every lock is
+//! taken with the thread marked inside a hook (`thread_lifecycle.zig`), so
+//! a signal handler's allocation on that thread forwards uncounted instead
+//! of waiting on it.
 
 const std = @import("std");
 const real = @import("real.zig");
