@@ -88,12 +88,12 @@ fn warn(module_name: [*:0]const u8) void {
 pub fn reallocarray(block: ?*anyopaque, count: usize, size: usize) ?*anyopaque {
     std.debug.assert(state.load(.monotonic) == .foreign);
     const bytes = std.math.mul(usize, count, size) catch {
-        std.c._errno().* = @intFromEnum(std.os.linux.E.NOMEM);
+        std.c._errno().* = @backingInt(std.os.linux.E.NOMEM);
         return null;
     };
     const realloc = program_realloc orelse {
         // An allocator without realloc cannot take the block back.
-        std.c._errno().* = @intFromEnum(std.os.linux.E.NOMEM);
+        std.c._errno().* = @backingInt(std.os.linux.E.NOMEM);
         return null;
     };
     return realloc(block, bytes);

@@ -121,8 +121,8 @@ fn destructor() callconv(.c) void {
         return;
     }
     const why = switch (-status) {
-        @intFromEnum(std.os.linux.E.ISDIR) => " (it is a directory: name a file)",
-        @intFromEnum(std.os.linux.E.EXIST) => " (it is a FIFO, socket or block device, which is never replaced: name a file)",
+        @backingInt(std.os.linux.E.ISDIR) => " (it is a directory: name a file)",
+        @backingInt(std.os.linux.E.EXIST) => " (it is a FIFO, socket or block device, which is never replaced: name a file)",
         else => " (check that its directory exists and is writable)",
     };
     options.warn(&.{ "mod-alloc: could not write the DHAT file MOD_ALLOC_OUT=", std.mem.span(path), why });
@@ -138,7 +138,7 @@ fn warnIfSitesOverflowed() void {
     const count = std.fmt.bufPrint(&count_text, "{d}", .{overflowed}) catch "many";
     const buckets = std.fmt.bufPrint(&buckets_text, "{d}", .{site_table.bucketsCount()}) catch "?";
     options.warn(&.{
-        "mod-alloc: ", count, " allocations did not fit the call-site table (", buckets,
+        "mod-alloc: ",                                                                                                                                  count, " allocations did not fit the call-site table (", buckets,
         " buckets) and share its overflow row: raise MOD_ALLOC_BUCKETS (up to 1048576; the profile command: --buckets) to give them rows of their own",
     });
 }

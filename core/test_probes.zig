@@ -27,7 +27,7 @@ pub inline fn lockTaken() void {
 }
 
 noinline fn raiseOne() void {
-    const signal: linux.SIG = @enumFromInt(signal_number.load(.monotonic));
+    const signal: linux.SIG = @fromBackingInt(@intCast(signal_number.load(.monotonic)));
     var blocked: linux.sigset_t = undefined;
     if (linux.errno(linux.sigprocmask(linux.SIG.BLOCK, null, &blocked)) != .SUCCESS) return;
     if (linux.sigismember(&blocked, signal)) return;

@@ -34,7 +34,9 @@ async function run(args: string[], env: Record<string, string>): Promise<Phases>
   assert.equal(output.code, 0, detail);
   const phases: Phases = JSON.parse(stdout);
   // Every phase had signals delivered with a lock held.
-  for (const phase of ["hooks", "threads", "fork", "reads"] as const) assert.ok(phases[phase] > 0, `${phase}: ${detail}`);
+  for (const phase of ["hooks", "threads", "fork", "reads"] as const) {
+    assert.ok(phases[phase] > 0, `${phase}: ${detail}`);
+  }
   assert.equal(phases.clean, phases.forks);
   return phases;
 }

@@ -27,14 +27,16 @@ interface Run {
   stderr: Uint8Array;
 }
 
-async function run(command: string[], env: Record<string, string> = {}): Promise<Run> {
+/** Runs a program; one that hangs (a deadlock) is killed after `timeoutMs` and fails with code -1. */
+async function run(command: string[], env: Record<string, string> = {}, timeoutMs = 300_000): Promise<Run> {
   const output = await new Deno.Command(command[0], {
     args: command.slice(1),
     env: { NO_COLOR: "1", ...env },
     stdout: "piped",
     stderr: "piped",
+    signal: AbortSignal.timeout(timeoutMs),
   }).output();
-  return { code: output.code, stdout: output.stdout, stderr: output.stderr };
+  return { code: output.signal === null ? output.code : -1, stdout: output.stdout, stderr: output.stderr };
 }
 
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
@@ -171,6 +173,77 @@ async function processSection(): Promise<void> {
   report.push("### Threads, fork, exec, faults\n", "| case | what | result |", "| --- | --- | --- |", ...rows, "");
 }
 
+const bin = `${root}zig-out/bin/test`;
+
+/** Issue 16's hosts: fork storms, signals at every lock, fibers, small stacks, a program's own allocator. */
+async function hostSection(): Promise<void> {
+  const rows: string[] = [];
+  const forks = small ? 40 : 1000;
+  const storm = await run([`${bin}/fork_handlers`, library, String(forks), "4"], {}, 120_000);
+  check(
+    storm.code === 0,
+    `fork storm (run time): exit ${storm.code}: ${text(storm.stdout)} ${text(storm.stderr).slice(0, 200)}`,
+  );
+  rows.push(
+    `| fork storm, run-time install | ${forks} forks while 4 threads allocate; fork handlers registered before ` +
+      `install malloc, free and dlopen | ${storm.code === 0 ? "every child clean" : "FAILED"} |`,
+  );
+  const signalRuns: [string, string[], Record<string, string>][] = [
+    ["preload, Tier 1", ["preload"], { LD_PRELOAD: testLibrary }],
+    ["preload, Tier 2", ["preload"], { LD_PRELOAD: testLibrary, MOD_ALLOC_BACKTRACES: "1" }],
+    ["run-time install", ["runtime", testLibrary], {}],
+  ];
+  for (const [how, args, env] of signalRuns) {
+    const result = await run([`${bin}/signal_in_locks`, ...args], env, 60_000);
+    check(result.code === 0, `signals in locks (${how}): exit ${result.code} ${text(result.stderr).slice(0, 200)}`);
+    const phases = result.code === 0 ? JSON.parse(text(result.stdout)) : {};
+    rows.push(
+      `| signals in locks, ${how} | SIGUSR1 at every lock the test build takes; the handler allocates | ` +
+        `${result.code === 0 ? "no deadlock" : "HUNG or FAILED"}; handled: hooks ${phases.hooks}, threads ` +
+        `${phases.threads}, fork ${phases.fork}, reads ${phases.reads} |`,
+    );
+  }
+  const switches = small ? 50 : 2000;
+  for (const [tier, env] of [["Tier 1", {}], ["Tier 2", { MOD_ALLOC_BACKTRACES: "1" }]] as const) {
+    const fibers = await stressJson([stress, "fibers", "16", String(switches)], env, `fibers (${tier})`);
+    rows.push(
+      `| fibers, ${tier} | 16 ucontext fibers on stacks 8 MiB apart with unmapped holes, ${switches} switches each, ` +
+        `half through a frame pointer that is data | ${fibers.allocCounted} of ${fibers.mallocs} mallocs counted |`,
+    );
+  }
+  const exits = small ? 2 : 25;
+  let exitsOk = 0;
+  for (let i = 0; i < exits; i++) {
+    for (const [mode, code] of [["thread", 7], ["altstack", 9]] as const) {
+      const dir = Deno.makeTempDirSync({ dir: scratch });
+      const result = await run([`${bin}/small_stack_exit`, mode], {
+        LD_PRELOAD: library,
+        MOD_ALLOC_BACKTRACES: i % 2 === 0 ? "1" : "0",
+        MOD_ALLOC_OUT: `${dir}/out-%p.json`,
+      });
+      const written = eventsIn(dir) >= 100;
+      check(result.code === code && written, `small-stack exit (${mode}): exit ${result.code}, report ${written}`);
+      if (result.code === code && written) exitsOk++;
+    }
+  }
+  rows.push(
+    `| exits from small stacks | exit() on a 16 KiB thread stack, _exit() on a 16 KiB sigaltstack, ${exits} each, ` +
+      `both tiers | ${exitsOk} of ${exits * 2} kept their exit code and wrote the report |`,
+  );
+  const plain = await run([`${bin}/own_allocator`, "2000"]);
+  for (const [tier, env] of [["Tier 1", {}], ["Tier 2", { MOD_ALLOC_BACKTRACES: "1" }]] as const) {
+    const result = await run([`${bin}/own_allocator`, "2000"], { LD_PRELOAD: library, ...env });
+    const warned = text(result.stderr).split("\n").filter((line) => line.includes("defines its own malloc")).length;
+    const ok = result.code === 0 && same(result.stdout, plain.stdout) && warned === 1;
+    check(ok, `own allocator (${tier}): exit ${result.code}, ${warned} warnings, ${text(result.stdout)}`);
+    rows.push(
+      `| own allocator, ${tier} | the executable defines malloc…valloc, calls reallocarray and pvalloc | ` +
+        `${ok ? "output as plain, one warning" : "FAILED"} |`,
+    );
+  }
+  report.push("### Hosts (issue 16)\n", "| case | what | result |", "| --- | --- | --- |", ...rows, "");
+}
+
 async function runtimeSection(): Promise<void> {
   const result = await run([
     Deno.execPath(),
@@ -260,6 +333,7 @@ function fuzzSection(): void {
 
 await realProgramsSection();
 await processSection();
+await hostSection();
 await runtimeSection();
 await badInputSection();
 fuzzSection();
