@@ -34,9 +34,11 @@ async function profile(command: string[], sites: boolean, dir: string) {
   return { totals: { totalBlocks, totalBytes, endBytes, endBlocks } as Totals, pointBytes, points: report.pps };
 }
 
-async function checkSameTotals(command: string[]) {
+/** Profiles the program `prepare` names (made in a scratch directory) with call sites off, then on. */
+async function checkSameTotals(prepare: (dir: string) => Promise<string[]>) {
   const dir = await Deno.makeTempDir({ prefix: "mod-alloc-before-constructor-" });
   try {
+    const command = await prepare(dir);
     const tier1 = await profile(command, false, dir);
     const sites = await profile(command, true, dir);
     // The old library left the pool and the other early blocks out of the
@@ -57,18 +59,15 @@ Deno.test({
   name: "a C++ program's pre-constructor allocations are in the call-sites report as in the Tier 1 totals",
   ignore: !hasCommand("g++"),
   async fn() {
-    const dir = await Deno.makeTempDir({ prefix: "mod-alloc-cpp-" });
-    try {
+    await checkSameTotals(async (dir) => {
       const program = `${dir}/cpp_program`;
       const built = await new Deno.Command("g++", {
         args: ["-std=c++17", "-O1", "-g", "-fno-omit-frame-pointer", "-o", program, CPP_SOURCE],
         stderr: "piped",
       }).output();
       assert.equal(built.code, 0, new TextDecoder().decode(built.stderr));
-      await checkSameTotals([program]);
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
+      return [program];
+    });
   },
 });
 
@@ -76,6 +75,6 @@ Deno.test({
   name: "a Debian C++ binary (apt-config dump) has the same totals with call sites on and off",
   ignore: !hasCommand("apt-config"),
   async fn() {
-    await checkSameTotals(["apt-config", "dump"]);
+    await checkSameTotals(() => Promise.resolve(["apt-config", "dump"]));
   },
 });
