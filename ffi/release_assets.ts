@@ -24,12 +24,12 @@ export interface ReleaseAsset {
 export const RELEASE_ASSETS: Readonly<Record<string, ReleaseAsset>> = {
   "x86_64-linux-gnu": {
     file: "libmod_alloc-x86_64-linux-gnu.so",
-    sha256: "a8285a82a7912d38006f94ef884a43221084c06e28b3cf36156d0a04d7d0124d",
-    bytes: 122776,
+    sha256: "ae0bfcbacbff539f70767eb98a6b4ac80c04554d2b9e139b837c6689e28b144d",
+    bytes: 124568,
   },
   "aarch64-linux-gnu": {
     file: "libmod_alloc-aarch64-linux-gnu.so",
-    sha256: "f5f678eecc3227f796da5a5bedb6f1e0a4708c76a4666673870615f1e98dc422",
-    bytes: 114056,
+    sha256: "7be4703c444ff0b532387bb9924a1886af60e845c045d1f5c15c4b8c477a6088",
+    bytes: 115808,
   },
 };
