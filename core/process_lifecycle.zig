@@ -5,17 +5,18 @@
 //!
 //! Rules:
 //! - Load: under preload the first malloc comes before the constructor
-//!   (other libraries' constructors run first): the hooks work with the
-//!   defaults until then, and nothing here may assume it ran first.
+//!   (other libraries' constructors run first): that call starts the
+//!   configuration (`configuration.start`), and nothing here may assume the
+//!   constructor ran first.
 //! - Fork: the forking thread's own calls while our locks are held pass
-//!   through uncounted (`pauseForFork` is the first and last thing our
-//!   handlers do), so neither another library's allocating fork handler nor
-//!   a signal handler that allocates can wait on a lock this thread holds.
+//!   through uncounted (`pauseForFork` comes before our first lock,
+//!   `resumeAfterFork` after our last unlock), so neither another library's
+//!   allocating fork handler nor a signal handler that allocates can wait
+//!   on a lock this thread holds.
 //! - Exit: one report per process (a forked child never writes its
 //!   parent's file), written without allocating, from any stack.
 
 const std = @import("std");
-const build_options = @import("build_options");
 const configuration = @import("configuration.zig");
 const settings = @import("settings.zig");
 const options = @import("options.zig");
@@ -45,10 +46,11 @@ extern fn pthread_atfork(
 // while we hold our locks; and a signal may arrive at any point. Hence the
 // pause comes before the first lock and ends after the last unlock.
 fn forkPrepare() callconv(.c) void {
-    threads.pauseForFork();
+    const word = threads.pauseForFork();
     got_patch.lockForFork();
     thread_registry.lock();
     live_table.lockAll();
+    threads.holdPausedWord(word);
 }
 
 fn forkParent() callconv(.c) void {

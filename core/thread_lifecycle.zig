@@ -213,18 +213,27 @@ pub fn ownRecord() ?*ThreadRecord {
     return record;
 }
 
-/// The forking thread's TLS word while fork handlers run. Forks are
-/// serialised by the locks the prepare handler takes before setting it.
+/// The forking thread's TLS word while fork handlers run. Written only
+/// with the fork locks held (`holdPausedWord`): two threads forking at once
+/// are serialised by them.
 var word_before_fork: usize = thread_tls.no_record;
 
 /// First thing in our fork prepare handler, before any lock is taken: the
 /// forking thread's own calls until the parent or child handler — other
 /// libraries' fork handlers that allocate or free, a signal handler that
 /// allocates — are forwarded uncounted instead of waiting on the locks
-/// this thread is about to hold.
-pub fn pauseForFork() void {
-    word_before_fork = thread_tls.get();
+/// this thread is about to hold. Returns the word to give to
+/// `holdPausedWord` once the locks are held.
+pub fn pauseForFork() usize {
+    const word = thread_tls.get();
     thread_tls.set(thread_tls.busy);
+    return word;
+}
+
+/// Last thing in our fork prepare handler, with every fork lock held.
+pub fn holdPausedWord(word: usize) void {
+    std.debug.assert(thread_registry.lockHeld());
+    word_before_fork = word;
 }
 
 /// Last thing in our parent or child handler, after every lock is let go.

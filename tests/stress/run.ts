@@ -188,6 +188,14 @@ async function hostSection(): Promise<void> {
     `| fork storm, run-time install | ${forks} forks while 4 threads allocate; fork handlers registered before ` +
       `install malloc, free and dlopen | ${storm.code === 0 ? "every child clean" : "FAILED"} |`,
   );
+  const rounds = small ? 10 : 200;
+  for (const [tier, env] of [["Tier 1", {}], ["Tier 2", { MOD_ALLOC_BACKTRACES: "1" }]] as const) {
+    const forkers = await stressJson([stress, "forkers", "4", String(rounds)], env, `forking threads (${tier})`);
+    rows.push(
+      `| forking threads, ${tier} | 4 threads fork ${rounds} times each, at once; each keeps its own record and ` +
+        `exact counts | ${forkers.failures} failures |`,
+    );
+  }
   const signalRuns: [string, string[], Record<string, string>][] = [
     ["preload, Tier 1", ["preload"], { LD_PRELOAD: testLibrary }],
     ["preload, Tier 2", ["preload"], { LD_PRELOAD: testLibrary, MOD_ALLOC_BACKTRACES: "1" }],
