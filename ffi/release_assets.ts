@@ -24,12 +24,12 @@ export interface ReleaseAsset {
 export const RELEASE_ASSETS: Readonly<Record<string, ReleaseAsset>> = {
   "x86_64-linux-gnu": {
     file: "libmod_alloc-x86_64-linux-gnu.so",
-    sha256: "ae0bfcbacbff539f70767eb98a6b4ac80c04554d2b9e139b837c6689e28b144d",
-    bytes: 124568,
+    sha256: "11520cfbbadc4799cb9ec25af7738ff17345e47016bbd0576ab7c70884c1cb53",
+    bytes: 124632,
   },
   "aarch64-linux-gnu": {
     file: "libmod_alloc-aarch64-linux-gnu.so",
-    sha256: "7be4703c444ff0b532387bb9924a1886af60e845c045d1f5c15c4b8c477a6088",
+    sha256: "39df1af6ab5e0a624993c512a249f3c037d9e5e2581ecdb5a14e518e082c0eff",
     bytes: 115808,
   },
 };
