@@ -138,9 +138,17 @@ async function processSection(): Promise<void> {
     "full table",
   );
   check(full.foreign > 0, "full table: no block was left unrecorded");
+  // A release library ignores the test switch (it is read by the test build only).
+  const release = await stressJson(
+    [stress, "hold", "60000", "1100"],
+    { MOD_ALLOC_TEST_LARGE_TABLE_MAX: "1024" },
+    "test switch in a release library",
+  );
+  check(release.foreign === 0, `a release library obeyed MOD_ALLOC_TEST_LARGE_TABLE_MAX: ${release.foreign} foreign`);
   rows.push(
     `| live table full | hash table capped (test switch); 60,000 blocks of 1100 B held at once, then freed | ` +
-      `${full.counted} counted, ${full.foreign} forwarded unrecorded; live Δ ${full.liveBytesDelta} B after the frees |`,
+      `${full.counted} counted, ${full.foreign} forwarded unrecorded; live Δ ${full.liveBytesDelta} B after the frees; ` +
+      `the release library, given the same switch, recorded all (${release.foreign} forwarded) |`,
   );
   const nofp = await stressJson([stress, "nofp"], { MOD_ALLOC_BACKTRACES: "1" }, "garbage frame pointer");
   rows.push(
