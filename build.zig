@@ -18,7 +18,11 @@ pub fn build(b: *std.Build) void {
     // A copy whose patch table holds two slots: install fails part way (rollback test).
     const tiny_patch = addCore(b, "mod_alloc_tiny_patch_table", target, optimize, .{ .patch_records_max = 2 });
     b.getInstallStep().dependOn(&b.addInstallArtifact(tiny_patch, .{ .dest_dir = .{ .override = .{ .custom = "lib/test" } } }).step);
+    // The test build: reads the MOD_ALLOC_TEST_* switches (settings.zig).
+    const test_build = addCore(b, "mod_alloc_test", target, optimize, .{ .test_build = true });
+    b.getInstallStep().dependOn(&b.addInstallArtifact(test_build, .{ .dest_dir = .{ .override = .{ .custom = "lib/test" } } }).step);
     addInstallRaceFixtures(b, target);
+    addHostFixtures(b, target);
     b.installFile("include/mod_alloc.h", "include/mod_alloc.h");
 
     const fixture = b.createModule(.{
@@ -155,16 +159,39 @@ fn addAarch64Steps(b: *std.Build) void {
     // 1420 bytes, 15 sites in a 16-entry table, the rest in the overflow row.
     run_sites.expectStdOutEqual("{\"tier1\":{\"allocCount\":40,\"totalBytes\":1420},\"sites\":{\"allocCount\":40,\"totalBytes\":1420},\"sitesUsed\":15,\"overflowEvents\":25,\"overflowSites\":1,\"buckets\":16}\n");
     step.dependOn(&run_sites.step);
+
+    // Issue 16's host programs: an executable with its own malloc (its
+    // output as in a plain run, exit 0), and a signal handler that
+    // allocates at every lock the test build takes (a deadlock hangs).
+    const own_allocator = hostFixture(b, target, "own_allocator");
+    const run_own = b.addSystemCommand(&.{ "qemu-aarch64", "-L", sysroot, "-E" });
+    run_own.addPrefixedArtifactArg("LD_PRELOAD=", library);
+    run_own.addArtifactArg(own_allocator);
+    run_own.addArg("200");
+    run_own.expectStdOutEqual("{\"reallocarrayOk\":true,\"overflowRefused\":true,\"pvallocOk\":true,\"strdupInArena\":true,\"blocksMade\":402}\n");
+    step.dependOn(&run_own.step);
+    const test_library = addCore(b, "mod_alloc_test", target, .fast, .{ .test_build = true });
+    const signal_in_locks = hostFixture(b, target, "signal_in_locks");
+    for ([_][]const u8{ "0", "1" }) |backtraces| {
+        const run_signals = b.addSystemCommand(&.{ "qemu-aarch64", "-L", sysroot, "-E", b.fmt("MOD_ALLOC_BACKTRACES={s}", .{backtraces}), "-E" });
+        run_signals.addPrefixedArtifactArg("LD_PRELOAD=", test_library);
+        run_signals.addArtifactArg(signal_in_locks);
+        run_signals.addArg("preload");
+        run_signals.expectExitCode(0);
+        step.dependOn(&run_signals.step);
+    }
 }
 
 /// Compile-time options of the core. `under_emulator`: the code runs under
 /// qemu-user, which accepts madvise but drops the advice, so tests of what
 /// the kernel does with it cannot hold. `patch_records_max`: the GOT patch
-/// table's size, made tiny only in a test build.
+/// table's size, made tiny only in a test build. `test_build`: the
+/// MOD_ALLOC_TEST_* switches are read (never in a release library).
 const CoreOptions = struct {
     abi_skew: u32 = 0,
     under_emulator: bool = false,
     patch_records_max: u32 = 4096,
+    test_build: bool = false,
 };
 
 fn coreOptions(b: *std.Build, core_options: CoreOptions) *std.Build.Module {
@@ -172,6 +199,7 @@ fn coreOptions(b: *std.Build, core_options: CoreOptions) *std.Build.Module {
     options.addOption(u32, "abi_skew", core_options.abi_skew);
     options.addOption(bool, "under_emulator", core_options.under_emulator);
     options.addOption(u32, "patch_records_max", core_options.patch_records_max);
+    options.addOption(bool, "test_build", core_options.test_build);
     return options.createModule();
 }
 
@@ -208,6 +236,25 @@ fn addInstallRaceFixtures(b: *std.Build, target: std.Build.ResolvedTarget) void 
     exit_module.linkSystemLibrary("pthread", .{});
     const small_stack_exit = b.addExecutable(.{ .name = "small_stack_exit", .root_module = exit_module });
     b.getInstallStep().dependOn(&b.addInstallArtifact(small_stack_exit, .{ .dest_dir = .{ .override = .{ .custom = "bin/test" } } }).step);
+}
+
+/// Programs that do what hosts do to an allocator hook (issue 16): bring
+/// their own allocator, allocate in a signal handler while a hook holds a
+/// lock. Into `zig-out/bin/test`.
+fn addHostFixtures(b: *std.Build, target: std.Build.ResolvedTarget) void {
+    for ([_][]const u8{ "own_allocator", "signal_in_locks" }) |name| {
+        const exe = hostFixture(b, target, name);
+        b.getInstallStep().dependOn(&b.addInstallArtifact(exe, .{ .dest_dir = .{ .override = .{ .custom = "bin/test" } } }).step);
+    }
+}
+
+/// `tests/fixture/<name>.c` as a program for `target`.
+fn hostFixture(b: *std.Build, target: std.Build.ResolvedTarget, name: []const u8) *std.Build.Step.Compile {
+    const module = b.createModule(.{ .target = target, .optimize = .debug, .link_libc = true, .omit_frame_pointer = false, .sanitize_c = .off });
+    module.addCSourceFile(.{ .file = b.path(b.fmt("tests/fixture/{s}.c", .{name})), .flags = &.{ "-std=gnu11", "-O1", "-g", "-fno-builtin", "-Wall", "-Werror" } });
+    module.linkSystemLibrary("pthread", .{});
+    module.linkSystemLibrary("dl", .{});
+    return b.addExecutable(.{ .name = name, .root_module = module });
 }
 
 fn addCore(

@@ -37,10 +37,6 @@ export const FAILURE_TEXT: Readonly<Record<FailureName, StatusText>> = {
     problem: "glibc's libc.so was not found among the loaded objects: mod-alloc wraps glibc's allocator only",
     nextStep: "run on a glibc-based Linux (Debian, Ubuntu, Fedora …); musl (Alpine) is not supported",
   },
-  unsupported_platform: {
-    problem: "this platform is not supported",
-    nextStep: "run on Linux x86_64 or aarch64 with glibc",
-  },
   foreign_allocator: {
     problem: "the process does not use glibc's malloc (another allocator such as jemalloc is interposed), " +
       "so mod-alloc will not redirect its calls",

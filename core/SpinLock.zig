@@ -10,6 +10,7 @@
 const std = @import("std");
 const linux = std.os.linux;
 const thread_tls = @import("thread_tls.zig");
+const test_probes = @import("test_probes.zig");
 
 const SpinLock = @This();
 
@@ -26,7 +27,11 @@ pub fn lock(self: *SpinLock) void {
     var spins: u32 = 0;
     while (true) {
         if (self.state.load(.monotonic) == 0 and
-            self.state.cmpxchgWeak(0, holder, .acquire, .monotonic) == null) return;
+            self.state.cmpxchgWeak(0, holder, .acquire, .monotonic) == null)
+        {
+            test_probes.lockTaken();
+            return;
+        }
         spins += 1;
         if (spins < spins_before_yield) {
             std.atomic.spinLoopHint();

@@ -50,7 +50,8 @@ pub const Status = enum(i32) {
     patch_table_full = -1,
     mprotect_failed = -2,
     libc_not_found = -3,
-    unsupported_platform = -4,
+    // -4 was "unsupported platform", never returned: the library builds
+    // for Linux x86_64 and aarch64 only.
     /// The process's malloc is not glibc's (jemalloc, mimalloc …): blocks
     /// from it must not be handed to glibc, so nothing is patched.
     foreign_allocator = -5,

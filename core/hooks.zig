@@ -2,9 +2,13 @@
 //! the process's malloc family; at run time `got_patch.zig` points GOT slots
 //! at the same functions. Every path is: forward to glibc -> the thread's
 //! record -> (Tier 2, a separate out-of-line path) capture the site ->
-//! count. Nothing here allocates, locks anything but a live-table shard (and,
-//! once per thread, the registry lock of its record's claim), or touches
-//! errno after the real call set it.
+//! count. Nothing here allocates, locks anything but a live-table shard
+//! (and, once per thread, the registry lock of its record's claim; once per
+//! process, the start lock when the first call comes before our
+//! constructor), or touches errno after the real call set it. Every lock is
+//! taken with the thread marked inside a hook (`thread_lifecycle.zig`), so
+//! a signal handler's allocation on that thread forwards uncounted instead
+//! of waiting on it.
 
 const std = @import("std");
 const real = @import("real.zig");
@@ -14,6 +18,7 @@ const backtrace = @import("backtrace.zig");
 const event_clock = @import("event_clock.zig");
 const threads = @import("thread_lifecycle.zig");
 const ThreadRecord = @import("ThreadRecord.zig");
+const foreign_allocator = @import("foreign_allocator.zig");
 
 /// Off only between `uninstall` and the next `install`. Starts on: under
 /// preload the first malloc comes before any constructor, and when the
@@ -183,6 +188,8 @@ pub fn realloc(ptr: ?*anyopaque, size: usize) callconv(hook_callconv) ?*anyopaqu
 }
 
 pub fn reallocarray(ptr: ?*anyopaque, count: usize, size: usize) callconv(hook_callconv) ?*anyopaque {
+    // The program's own malloc owns `ptr`: its realloc must move it.
+    if (foreign_allocator.active()) return foreign_allocator.reallocarray(ptr, count, size);
     const bytes = std.math.mul(usize, count, size) catch {
         __errno_location().* = enomem;
         return null;

@@ -43,8 +43,8 @@ pub const Entry = extern struct {
     key: usize,
     /// size in the low 40 bits, call-site id in the high 24.
     meta: u64,
-    /// When the block was allocated (ns, monotonic), for lifetimes; 0 when
-    /// call sites are off.
+    /// When the block was allocated, in allocation events
+    /// (`event_clock.zig`), for lifetimes; 0 when call sites are off.
     time: u64,
 
     pub fn size(entry: Entry) u64 {

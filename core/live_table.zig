@@ -26,8 +26,6 @@ pub const time_mask = small_map.time_mask;
 /// Sizes of 2^40 bytes (1 TiB) or more do not fit an entry; such a block
 /// is forwarded uncounted.
 pub const size_max: u64 = large_table.size_max;
-/// Call-site ids take 24 bits.
-pub const site_max: u32 = large_table.site_max;
 
 /// Records a new block. A stale block recorded at the same address (a free
 /// the profiler did not see, e.g. while uninstalled) is returned so the

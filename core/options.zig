@@ -11,7 +11,9 @@ pub const frames_default: u32 = 16;
 pub const frames_max: u32 = 64;
 pub const buckets_default: u32 = 4096;
 pub const buckets_min: u32 = 16;
-/// 2^20 sites of up to 640 bytes each would be 640 MiB: the ceiling.
+/// The ceiling: a site entry is 1,664 bytes at 64 frames (a header, 8 lanes
+/// of 128-byte statistics, the frames), so 2^20 of them reserve 1.6 GiB of
+/// address space, of which only the pages of sites in use become resident.
 pub const buckets_max: u32 = 1 << 20;
 
 extern fn getenv(name: [*:0]const u8) callconv(.c) ?[*:0]const u8;

@@ -65,8 +65,3 @@ pub fn usableSize(ptr: ?*anyopaque) usize {
     if (resolve(UsableSizeFn, &usable_size_fn, "malloc_usable_size")) |f| return f(ptr);
     return 0;
 }
-
-/// True when libc's own symbols can be found; install refuses otherwise.
-pub fn libcFound() bool {
-    return resolve(UsableSizeFn, &usable_size_fn, "malloc_usable_size") != null;
-}

@@ -1,6 +1,7 @@
 //! libmod_alloc: the exported C ABI. Each export is a thin adapter onto the
 //! file that does the work; the allocator hooks themselves are exported by
-//! `hooks.zig` under their libc names.
+//! `hooks.zig` under their libc names, and the constructor, fork handlers
+//! and exit path live in `process_lifecycle.zig`.
 
 const std = @import("std");
 const abi = @import("abi.zig");
@@ -10,222 +11,24 @@ const live_table = @import("live_table.zig");
 const large_table = @import("large_table.zig");
 const got_patch = @import("got_patch.zig");
 const sized_api = @import("sized_api.zig");
-const elf_dynamic = @import("elf_dynamic.zig");
-const options = @import("options.zig");
 const site_table = @import("site_table.zig");
 const backtrace = @import("backtrace.zig");
-const SpinLock = @import("SpinLock.zig");
 const site_snapshot = @import("site_snapshot.zig");
 const dhat_writer = @import("dhat_writer.zig");
-const environment = @import("environment.zig");
-const exit_signals = @import("exit_signals.zig");
-const peak = @import("peak.zig");
+const configuration = @import("configuration.zig");
+const settings = @import("settings.zig");
+const process_lifecycle = @import("process_lifecycle.zig");
 const threads = @import("thread_lifecycle.zig");
 const thread_registry = @import("thread_registry.zig");
 const thread_names = @import("thread_names.zig");
 const ThreadRecord = @import("ThreadRecord.zig");
-const go_program = @import("go_program.zig");
-const timeline = @import("timeline.zig");
+const foreign_allocator = @import("foreign_allocator.zig");
 
 comptime {
     _ = hooks;
-}
-
-/// Set by the constructor: true when our `malloc` is the process's (the
-/// library was preloaded or linked ahead of libc).
-var preloaded: bool = false;
-
-extern fn pthread_atfork(
-    prepare: ?*const fn () callconv(.c) void,
-    parent: ?*const fn () callconv(.c) void,
-    child: ?*const fn () callconv(.c) void,
-) callconv(.c) c_int;
-
-/// Locks held across fork so the child never inherits one mid-update from a
-/// thread that does not exist there.
-// Fork handlers. glibc runs prepare handlers last-registered-first, so in
-// run-time mode handlers of libraries loaded before us run after our
-// prepare, on this thread, while we hold our locks: `pauseForFork` makes
-// their allocations and frees (and a dlopen) pass through uncounted.
-fn forkPrepare() callconv(.c) void {
-    got_patch.lockForFork();
-    thread_registry.lock();
-    live_table.lockAll();
-    threads.pauseForFork();
-}
-
-fn forkParent() callconv(.c) void {
-    threads.resumeAfterFork();
-    live_table.unlockAll();
-    thread_registry.unlock();
-    got_patch.unlockAfterFork();
-}
-
-fn forkChild() callconv(.c) void {
-    threads.resumeAfterFork();
-    live_table.forceUnlockAll();
-    threads.afterForkChild();
-    got_patch.afterForkChild();
-    timeline.afterForkChild();
-}
-
-/// Settings read from the environment at load time: MOD_ALLOC_BACKTRACES,
-/// MOD_ALLOC_FRAMES, MOD_ALLOC_BUCKETS (bad values warned about once and
-/// replaced by the defaults). Under preload they take effect at once; at
-/// run time they are the defaults of `ModAlloc.install()`'s options.
-var env_backtraces: bool = false;
-/// MOD_ALLOC_OUT: where to write a DHAT file at exit (under preload), and
-/// the pid that read it (a forked child does not write its parent's file).
-var env_out: ?[*:0]const u8 = null;
-var env_out_pid: i32 = 0;
-extern fn getenv(name: [*:0]const u8) callconv(.c) ?[*:0]const u8;
-var env_frames: u32 = options.frames_default;
-var env_buckets: u32 = options.buckets_default;
-
-/// True when this library's malloc is the process's: it was loaded ahead
-/// of libc (LD_PRELOAD, or linked by the program before libc), so the
-/// global scope finds it first. Loaded objects are listed in load order.
-/// (Comparing `dlsym(RTLD_DEFAULT, "malloc")` with our malloc fails for a
-/// non-PIE program that takes malloc's address, such as node: the global
-/// definition is then the program's own PLT stub.)
-fn loadedBeforeLibc() bool {
-    const Order = struct {
-        own: usize,
-        seen_own: *bool,
-        ahead: *bool,
-        fn visit(order: @This(), module: *const elf_dynamic.Module) void {
-            if (module.contains(order.own)) order.seen_own.* = true;
-            if (elf_dynamic.isLibc(module.name) and order.seen_own.*) order.ahead.* = true;
-        }
-    };
-    var seen_own = false;
-    var ahead = false;
-    elf_dynamic.forEachModule(Order{ .own = @intFromPtr(&constructor), .seen_own = &seen_own, .ahead = &ahead }, Order.visit);
-    return ahead;
-}
-
-fn constructor() callconv(.c) void {
-    preloaded = loadedBeforeLibc();
-    _ = threads.ensureExitKey();
-    _ = pthread_atfork(forkPrepare, forkParent, forkChild);
-    env_backtraces = options.envSwitch("MOD_ALLOC_BACKTRACES");
-    env_frames = options.envInteger("MOD_ALLOC_FRAMES", 1, options.frames_max, options.frames_default);
-    env_buckets = options.envInteger("MOD_ALLOC_BUCKETS", options.buckets_min, options.buckets_max, options.buckets_default);
-    if (preloaded and env_backtraces) _ = configure(true, env_frames, env_buckets);
-    // Test switch: a small ceiling for the hash table, to test a full one.
-    const test_limit = options.envInteger("MOD_ALLOC_TEST_LARGE_TABLE_MAX", 1024, 1 << 26, 1 << 26);
-    large_table.limitShardCapacity(test_limit);
-    // Our exec*/kill/raise forward to libc's: find them however we were
-    // loaded, so a call that reaches ours always has somewhere to go.
-    environment.init();
-    const signals_on = preloaded and options.envSwitch("MOD_ALLOC_SIGNALS");
-    exit_signals.init(if (signals_on) writeReportOnSignal else null);
-    if (preloaded) {
-        if (getenv("MOD_ALLOC_OUT")) |path| {
-            if (path[0] != 0) {
-                env_out = path;
-                env_out_pid = std.os.linux.getpid();
-                warnIfGoProgram();
-            }
-        }
-        if (!options.envSwitch("MOD_ALLOC_FOLLOW_CHILDREN")) environment.removeOwnVariables();
-    }
-}
-
-/// Go's runtime ends the process with a raw exit_group: no exit handler,
-/// destructor or `_exit` hook of ours runs, so the report cannot be written.
-/// Said once, at start, instead of leaving the user to find no file.
-fn warnIfGoProgram() void {
-    if (!go_program.isGoExecutable("/proc/self/exe")) return;
-    options.warn(&.{
-        "mod-alloc: this is a Go program: Go exits without running exit handlers, so no MOD_ALLOC_OUT report ",
-        "can be written at exit (the allocations are still counted; a report needs the program to call C's exit).",
-    });
-}
-
-fn writeReportOnSignal() void {
-    destructor();
-}
-
-var report_written: std.atomic.Value(bool) = .init(false);
-
-/// At exit: the DHAT file MOD_ALLOC_OUT asked for (once).
-fn destructor() callconv(.c) void {
-    const path = env_out orelse return;
-    if (std.os.linux.getpid() != env_out_pid) return;
-    if (report_written.swap(true, .acq_rel)) return;
-    const status = dhat_writer.write(path);
-    if (status == 0) {
-        warnIfSitesOverflowed();
-        return;
-    }
-    const why = switch (-status) {
-        @intFromEnum(std.os.linux.E.ISDIR) => " (it is a directory: name a file)",
-        @intFromEnum(std.os.linux.E.EXIST) => " (it is a FIFO, socket or block device, which is never replaced: name a file)",
-        else => " (check that its directory exists and is writable)",
-    };
-    options.warn(&.{ "mod-alloc: could not write the DHAT file MOD_ALLOC_OUT=", std.mem.span(path), why });
-}
-
-/// Call sites that did not fit the table are one row of the report: say so
-/// once, with the variable that makes room for them.
-fn warnIfSitesOverflowed() void {
-    const overflowed = site_table.overflowEvents();
-    if (overflowed == 0) return;
-    var count_text: [24]u8 = undefined;
-    var buckets_text: [24]u8 = undefined;
-    const count = std.fmt.bufPrint(&count_text, "{d}", .{overflowed}) catch "many";
-    const buckets = std.fmt.bufPrint(&buckets_text, "{d}", .{env_buckets}) catch "?";
-    options.warn(&.{
-        "mod-alloc: ", count, " allocations did not fit the call-site table (", buckets,
-        " buckets) and share its overflow row: raise MOD_ALLOC_BUCKETS (up to 1048576; the profile command: --buckets) to give them rows of their own",
-    });
-}
-
-/// Some programs (node) end with `_exit`, which runs no exit handlers:
-/// under preload this `_exit` (and `_Exit`) writes the report first, then
-/// ends the process as glibc's does.
-fn exitWithoutHandlers(status: c_int) callconv(.c) noreturn {
-    destructor();
-    std.os.linux.exit_group(status);
-}
-
-comptime {
-    @export(&exitWithoutHandlers, .{ .name = "_exit" });
-    @export(&exitWithoutHandlers, .{ .name = "_Exit" });
-    @export(&exit_signals.raise, .{ .name = "raise" });
-    @export(&exit_signals.kill, .{ .name = "kill" });
-    @export(&environment.execve, .{ .name = "execve" });
-    @export(&environment.execv, .{ .name = "execv" });
-    @export(&environment.execvp, .{ .name = "execvp" });
-    @export(&environment.execvpe, .{ .name = "execvpe" });
-}
-
-const fini_entry: Init = &destructor;
-comptime {
-    @export(&fini_entry, .{ .name = "mod_alloc_fini_entry", .section = ".fini_array", .visibility = .hidden });
-}
-
-var configure_lock: SpinLock = .{};
-
-fn configure(backtraces: bool, frames: u32, buckets: u32) abi.Status {
-    if (frames < 1 or frames > options.frames_max) return .invalid_option;
-    if (buckets < options.buckets_min or buckets > options.buckets_max) return .invalid_option;
-    configure_lock.lock();
-    defer configure_lock.unlock();
-    if (site_table.enabled()) {
-        const same = backtraces and site_table.framesMax() == frames and site_table.bucketsCount() == buckets;
-        return if (same) .already_installed else .config_conflict;
-    }
-    if (!backtraces) return .ok;
-    backtrace.findOwnRange();
-    return if (site_table.enable(buckets, frames)) .ok else .out_of_memory;
-}
-
-const Init = *const fn () callconv(.c) void;
-const init_entry: Init = &constructor;
-comptime {
-    @export(&init_entry, .{ .name = "mod_alloc_init_entry", .section = ".init_array", .visibility = .hidden });
+    _ = process_lifecycle;
+    _ = @import("test_probes.zig");
+    _ = @import("timeline.zig");
 }
 
 export fn mod_alloc_abi_version() u32 {
@@ -244,16 +47,21 @@ export fn mod_alloc_stats_field_name(index: u32) ?[*:0]const u8 {
     return names[index].ptr;
 }
 
+fn mode() abi.Mode {
+    if (configuration.isPreloaded()) return .preload;
+    if (got_patch.installed.load(.acquire)) return .runtime;
+    return .none;
+}
+
 export fn mod_alloc_mode() u32 {
-    if (preloaded) return @intFromEnum(abi.Mode.preload);
-    if (got_patch.installed.load(.acquire)) return @intFromEnum(abi.Mode.runtime);
-    return @intFromEnum(abi.Mode.none);
+    return @intFromEnum(mode());
 }
 
 /// Under preload the hooks already see everything: install only turns
 /// counting (back) on. Otherwise it patches the GOT slots of the process.
 export fn mod_alloc_install() i32 {
-    if (preloaded) {
+    if (configuration.isPreloaded()) {
+        if (foreign_allocator.active()) return @intFromEnum(abi.Status.foreign_allocator);
         const was = hooks.counting.swap(true, .acq_rel);
         return @intFromEnum(if (was) abi.Status.already_installed else abi.Status.ok);
     }
@@ -261,7 +69,7 @@ export fn mod_alloc_install() i32 {
 }
 
 export fn mod_alloc_uninstall() i32 {
-    if (preloaded) {
+    if (configuration.isPreloaded()) {
         const was = hooks.counting.swap(false, .acq_rel);
         return @intFromEnum(if (was) abi.Status.ok else abi.Status.not_installed);
     }
@@ -269,7 +77,7 @@ export fn mod_alloc_uninstall() i32 {
 }
 
 export fn mod_alloc_counting() u32 {
-    return @intFromBool(hooks.counting.load(.acquire) and (preloaded or got_patch.installed.load(.acquire)));
+    return @intFromBool(hooks.counting.load(.acquire) and mode() != .none);
 }
 
 fn scopeOf(raw: u32) abi.Scope {
@@ -393,12 +201,13 @@ export fn mod_alloc_thread_name(id: u32, out: *[thread_names.name_bytes]u8) i32 
 /// Turns call sites on (once; they cannot be turned off again) with a walk
 /// depth and a site-table size.
 export fn mod_alloc_configure(backtraces: u32, frames: u32, buckets: u32) i32 {
-    return @intFromEnum(configure(backtraces != 0, frames, buckets));
+    return @intFromEnum(configuration.configure(backtraces != 0, frames, buckets));
 }
 
 /// The environment's settings: backtraces (0/1), frames, buckets.
 export fn mod_alloc_env_settings(out: *[3]f64) void {
-    out.* = .{ @floatFromInt(@intFromBool(env_backtraces)), @floatFromInt(env_frames), @floatFromInt(env_buckets) };
+    const loaded = settings.current;
+    out.* = .{ @floatFromInt(@intFromBool(loaded.backtraces)), @floatFromInt(loaded.frames), @floatFromInt(loaded.buckets) };
 }
 
 export fn mod_alloc_sites_summary(out: *[site_table.summary_values]f64) void {

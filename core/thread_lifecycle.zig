@@ -36,6 +36,7 @@ const site_table = @import("site_table.zig");
 const options = @import("options.zig");
 const ThreadRecord = @import("ThreadRecord.zig");
 const peak = @import("peak.zig");
+const configuration = @import("configuration.zig");
 
 /// The record could not be had (no memory, or a million threads alive):
 /// the thread forwards uncounted for the rest of its life.
@@ -112,7 +113,12 @@ fn claimRecord() ?*ThreadRecord {
 }
 
 fn claimForThisThread() ?*ThreadRecord {
-    thread_tls.set(thread_tls.busy);
+    if (!thread_tls.replace(thread_tls.no_record, thread_tls.busy)) {
+        // A signal handler on this thread claimed a record after the hook
+        // read the word: use that one rather than claim (and leak) a second.
+        const word = thread_tls.get();
+        return if (word >= thread_tls.state_max) @ptrFromInt(word) else null;
+    }
     const record = claimRecord() orelse {
         if (thread_registry.lockHeld()) {
             thread_tls.set(thread_tls.no_record);
@@ -126,6 +132,10 @@ fn claimForThisThread() ?*ThreadRecord {
         return null;
     };
     armExitKey(record);
+    // The process's first hooked call came before our constructor (under
+    // preload, another library's constructor allocating): read the
+    // settings now, so this block gets a call site if they ask for one.
+    if (!configuration.isStarted() and !@import("builtin").is_test) configuration.start();
     thread_tls.set(@intFromPtr(record));
     return record;
 }
@@ -203,32 +213,44 @@ pub fn ownRecord() ?*ThreadRecord {
     return record;
 }
 
-/// The forking thread's TLS word while fork handlers run. Forks are
-/// serialised by the locks the prepare handler takes before setting it.
+/// The forking thread's TLS word while fork handlers run. Written only
+/// with the fork locks held (`holdPausedWord`): two threads forking at once
+/// are serialised by them.
 var word_before_fork: usize = thread_tls.no_record;
 
-/// From our fork prepare handler (locks held): the forking thread's own
-/// calls until the parent or child handler — other libraries' fork handlers
-/// that allocate or free — are forwarded uncounted instead of waiting on the
-/// locks this thread holds.
-pub fn pauseForFork() void {
-    word_before_fork = thread_tls.get();
+/// First thing in our fork prepare handler, before any lock is taken: the
+/// forking thread's own calls until the parent or child handler — other
+/// libraries' fork handlers that allocate or free, a signal handler that
+/// allocates — are forwarded uncounted instead of waiting on the locks
+/// this thread is about to hold. Returns the word to give to
+/// `holdPausedWord` once the locks are held.
+pub fn pauseForFork() usize {
+    const word = thread_tls.get();
     thread_tls.set(thread_tls.busy);
+    return word;
 }
 
-/// From our parent or child handler, before any lock is let go.
+/// Last thing in our fork prepare handler, with every fork lock held.
+pub fn holdPausedWord(word: usize) void {
+    std.debug.assert(thread_registry.lockHeld());
+    word_before_fork = word;
+}
+
+/// Last thing in our parent or child handler, after every lock is let go.
 pub fn resumeAfterFork() void {
     thread_tls.set(word_before_fork);
 }
 
-/// In the child after fork: the forking thread's record stays, every other
-/// claimed record is released (its thread does not exist here).
+/// In the child after fork (the forking thread still paused): its record
+/// stays, every other claimed record is released (its thread does not
+/// exist here).
 pub fn afterForkChild() void {
+    std.debug.assert(thread_tls.get() == thread_tls.busy);
     thread_registry.forceUnlock();
     thread_registry.lock();
     defer thread_registry.unlock();
     thread_registry.rebuildFreeList();
-    const own = thread_tls.get();
+    const own = word_before_fork;
     // The forking thread has a new thread id in the child (its name is
     // read by id).
     if (own >= thread_tls.state_max) @as(*ThreadRecord, @ptrFromInt(own)).tid = linux.gettid();

@@ -90,6 +90,14 @@ pub inline fn set(value: usize) void {
     @as(*volatile usize, address()).* = value;
 }
 
+/// Sets the word to `new` if it still holds `expected`, in one atomic
+/// step: a signal handler on this thread that ran a hook between the
+/// caller's read and this write cannot be overwritten. False when the word
+/// changed.
+pub inline fn replace(expected: usize, new: usize) bool {
+    return @cmpxchgStrong(usize, address(), expected, new, .monotonic, .monotonic) == null;
+}
+
 test "the word is per thread and starts at no_record" {
     try std.testing.expectEqual(no_record, get());
     set(0x5000);

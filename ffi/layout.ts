@@ -50,7 +50,6 @@ export const STATUS = {
   patch_table_full: -1,
   mprotect_failed: -2,
   libc_not_found: -3,
-  unsupported_platform: -4,
   foreign_allocator: -5,
   invalid_option: -6,
   config_conflict: -7,

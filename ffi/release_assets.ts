@@ -24,12 +24,12 @@ export interface ReleaseAsset {
 export const RELEASE_ASSETS: Readonly<Record<string, ReleaseAsset>> = {
   "x86_64-linux-gnu": {
     file: "libmod_alloc-x86_64-linux-gnu.so",
-    sha256: "fec7e1f598326c4573be1fca621e5d309a4bbc8ce3d4deeaf7c2b4fbea376910",
-    bytes: 187224,
+    sha256: "5a8dc3431784448574bb3fcb9d199d67b779bc7fd12c137cf67238f19bc36d0d",
+    bytes: 189016,
   },
   "aarch64-linux-gnu": {
     file: "libmod_alloc-aarch64-linux-gnu.so",
-    sha256: "8b24cc74ca4111c2142a76e6b3c5995f38ee6e992568c82fdf81f984eb4801c0",
-    bytes: 174992,
+    sha256: "beb16e29d2a5057c57003c8bca8acddac4e2d31d32c6b6549ccdfc2434d5d65b",
+    bytes: 176744,
   },
 };

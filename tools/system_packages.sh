@@ -3,7 +3,8 @@
 # and when we may (root with apt-get): qemu-user and the aarch64 glibc for
 # the cross-architecture tests, valgrind (which ships DHAT's dh_view.html)
 # and heaptrack for the comparisons, chromium for the viewer and
-# flame-graph tests, binutils, gcc and libc6-dbg for the symbol tests.
+# flame-graph tests, binutils, gcc and libc6-dbg for the symbol tests, g++
+# for a C++ program.
 # Best effort: a package that cannot be installed leaves its tests to say
 # so, never to pass silently.
 set -uo pipefail
@@ -19,6 +20,8 @@ command -v sqlite3 >/dev/null || need+=(sqlite3)
 # separate debug files (build-id lookup); gcc builds the stripped fixture.
 command -v c++filt >/dev/null && command -v objcopy >/dev/null || need+=(binutils)
 command -v gcc >/dev/null || need+=(gcc)
+# g++ builds the C++ program of the allocations-before-our-constructor test.
+command -v g++ >/dev/null || need+=(g++)
 dpkg -s libc6-dbg >/dev/null 2>&1 || need+=(libc6-dbg)
 [ ${#need[@]} -eq 0 ] && exit 0
 

@@ -9,6 +9,8 @@ import { hasCommand } from "../support/tools.ts";
 const root = new URL("../../", import.meta.url).pathname;
 const small = Deno.args.includes("--small");
 const library = `${root}zig-out/lib/libmod_alloc.so`;
+/** The test build: reads the MOD_ALLOC_TEST_* switches a release library ignores. */
+const testLibrary = `${root}zig-out/lib/test/libmod_alloc_test.so`;
 const stress = `${root}zig-out/bin/test/stress`;
 const sitesMain = `${root}zig-out/bin/test/sites_main`;
 const scratch = Deno.makeTempDirSync({ prefix: "mod-alloc-stress-" });
@@ -25,14 +27,16 @@ interface Run {
   stderr: Uint8Array;
 }
 
-async function run(command: string[], env: Record<string, string> = {}): Promise<Run> {
+/** Runs a program; one that hangs (a deadlock) is killed after `timeoutMs` and fails with code -1. */
+async function run(command: string[], env: Record<string, string> = {}, timeoutMs = 300_000): Promise<Run> {
   const output = await new Deno.Command(command[0], {
     args: command.slice(1),
     env: { NO_COLOR: "1", ...env },
     stdout: "piped",
     stderr: "piped",
+    signal: AbortSignal.timeout(timeoutMs),
   }).output();
-  return { code: output.code, stdout: output.stdout, stderr: output.stderr };
+  return { code: output.signal === null ? output.code : -1, stdout: output.stdout, stderr: output.stderr };
 }
 
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
@@ -130,13 +134,21 @@ async function processSection(): Promise<void> {
   }
   const full = await stressJson(
     [stress, "hold", "60000", "1100"],
-    { MOD_ALLOC_TEST_LARGE_TABLE_MAX: "1024" },
+    { LD_PRELOAD: testLibrary, MOD_ALLOC_TEST_LARGE_TABLE_MAX: "1024" },
     "full table",
   );
   check(full.foreign > 0, "full table: no block was left unrecorded");
+  // A release library ignores the test switch (it is read by the test build only).
+  const release = await stressJson(
+    [stress, "hold", "60000", "1100"],
+    { MOD_ALLOC_TEST_LARGE_TABLE_MAX: "1024" },
+    "test switch in a release library",
+  );
+  check(release.foreign === 0, `a release library obeyed MOD_ALLOC_TEST_LARGE_TABLE_MAX: ${release.foreign} foreign`);
   rows.push(
     `| live table full | hash table capped (test switch); 60,000 blocks of 1100 B held at once, then freed | ` +
-      `${full.counted} counted, ${full.foreign} forwarded unrecorded; live Δ ${full.liveBytesDelta} B after the frees |`,
+      `${full.counted} counted, ${full.foreign} forwarded unrecorded; live Δ ${full.liveBytesDelta} B after the frees; ` +
+      `the release library, given the same switch, recorded all (${release.foreign} forwarded) |`,
   );
   const nofp = await stressJson([stress, "nofp"], { MOD_ALLOC_BACKTRACES: "1" }, "garbage frame pointer");
   rows.push(
@@ -167,6 +179,85 @@ async function processSection(): Promise<void> {
     );
   }
   report.push("### Threads, fork, exec, faults\n", "| case | what | result |", "| --- | --- | --- |", ...rows, "");
+}
+
+const bin = `${root}zig-out/bin/test`;
+
+/** Issue 16's hosts: fork storms, signals at every lock, fibers, small stacks, a program's own allocator. */
+async function hostSection(): Promise<void> {
+  const rows: string[] = [];
+  const forks = small ? 40 : 1000;
+  const storm = await run([`${bin}/fork_handlers`, library, String(forks), "4"], {}, 120_000);
+  check(
+    storm.code === 0,
+    `fork storm (run time): exit ${storm.code}: ${text(storm.stdout)} ${text(storm.stderr).slice(0, 200)}`,
+  );
+  rows.push(
+    `| fork storm, run-time install | ${forks} forks while 4 threads allocate; fork handlers registered before ` +
+      `install malloc, free and dlopen | ${storm.code === 0 ? "every child clean" : "FAILED"} |`,
+  );
+  const rounds = small ? 10 : 200;
+  for (const [tier, env] of [["Tier 1", {}], ["Tier 2", { MOD_ALLOC_BACKTRACES: "1" }]] as const) {
+    const forkers = await stressJson([stress, "forkers", "4", String(rounds)], env, `forking threads (${tier})`);
+    rows.push(
+      `| forking threads, ${tier} | 4 threads fork ${rounds} times each, at once; each keeps its own record and ` +
+        `exact counts | ${forkers.failures} failures |`,
+    );
+  }
+  const signalRuns: [string, string[], Record<string, string>][] = [
+    ["preload, Tier 1", ["preload"], { LD_PRELOAD: testLibrary }],
+    ["preload, Tier 2", ["preload"], { LD_PRELOAD: testLibrary, MOD_ALLOC_BACKTRACES: "1" }],
+    ["run-time install", ["runtime", testLibrary], {}],
+  ];
+  for (const [how, args, env] of signalRuns) {
+    const result = await run([`${bin}/signal_in_locks`, ...args], env, 60_000);
+    check(result.code === 0, `signals in locks (${how}): exit ${result.code} ${text(result.stderr).slice(0, 200)}`);
+    const phases = result.code === 0 ? JSON.parse(text(result.stdout)) : {};
+    rows.push(
+      `| signals in locks, ${how} | SIGUSR1 at every lock the test build takes; the handler allocates | ` +
+        `${result.code === 0 ? "no deadlock" : "HUNG or FAILED"}; handled: hooks ${phases.hooks}, threads ` +
+        `${phases.threads}, fork ${phases.fork}, reads ${phases.reads} |`,
+    );
+  }
+  const switches = small ? 50 : 2000;
+  for (const [tier, env] of [["Tier 1", {}], ["Tier 2", { MOD_ALLOC_BACKTRACES: "1" }]] as const) {
+    const fibers = await stressJson([stress, "fibers", "16", String(switches)], env, `fibers (${tier})`);
+    rows.push(
+      `| fibers, ${tier} | 16 ucontext fibers on stacks 8 MiB apart with unmapped holes, ${switches} switches each, ` +
+        `half through a frame pointer that is data | ${fibers.allocCounted} of ${fibers.mallocs} mallocs counted |`,
+    );
+  }
+  const exits = small ? 2 : 25;
+  let exitsOk = 0;
+  for (let i = 0; i < exits; i++) {
+    for (const [mode, code] of [["thread", 7], ["altstack", 9]] as const) {
+      const dir = Deno.makeTempDirSync({ dir: scratch });
+      const result = await run([`${bin}/small_stack_exit`, mode], {
+        LD_PRELOAD: library,
+        MOD_ALLOC_BACKTRACES: i % 2 === 0 ? "1" : "0",
+        MOD_ALLOC_OUT: `${dir}/out-%p.json`,
+      });
+      const written = eventsIn(dir) >= 100;
+      check(result.code === code && written, `small-stack exit (${mode}): exit ${result.code}, report ${written}`);
+      if (result.code === code && written) exitsOk++;
+    }
+  }
+  rows.push(
+    `| exits from small stacks | exit() on a 16 KiB thread stack, _exit() on a 16 KiB sigaltstack, ${exits} each, ` +
+      `both tiers | ${exitsOk} of ${exits * 2} kept their exit code and wrote the report |`,
+  );
+  const plain = await run([`${bin}/own_allocator`, "2000"]);
+  for (const [tier, env] of [["Tier 1", {}], ["Tier 2", { MOD_ALLOC_BACKTRACES: "1" }]] as const) {
+    const result = await run([`${bin}/own_allocator`, "2000"], { LD_PRELOAD: library, ...env });
+    const warned = text(result.stderr).split("\n").filter((line) => line.includes("defines its own malloc")).length;
+    const ok = result.code === 0 && same(result.stdout, plain.stdout) && warned === 1;
+    check(ok, `own allocator (${tier}): exit ${result.code}, ${warned} warnings, ${text(result.stdout)}`);
+    rows.push(
+      `| own allocator, ${tier} | the executable defines malloc…valloc, calls reallocarray and pvalloc | ` +
+        `${ok ? "output as plain, one warning" : "FAILED"} |`,
+    );
+  }
+  report.push("### Hosts (issue 16)\n", "| case | what | result |", "| --- | --- | --- |", ...rows, "");
 }
 
 async function runtimeSection(): Promise<void> {
@@ -258,6 +349,7 @@ function fuzzSection(): void {
 
 await realProgramsSection();
 await processSection();
+await hostSection();
 await runtimeSection();
 await badInputSection();
 fuzzSection();
