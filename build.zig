@@ -61,6 +61,12 @@ pub fn build(b: *std.Build) void {
     const workload = b.addExecutable(.{ .name = "dhat_workload", .root_module = workload_module });
     b.getInstallStep().dependOn(&b.addInstallArtifact(workload, .{ .dest_dir = .{ .override = .{ .custom = "bin/test" } } }).step);
 
+    // The sampling-mode accuracy workload (tests/sampling_test.ts).
+    const sample_module = b.createModule(.{ .target = target, .optimize = .debug, .link_libc = true, .omit_frame_pointer = false });
+    sample_module.addCSourceFile(.{ .file = b.path("tests/fixture/sample_workload.c"), .flags = &.{ "-std=gnu11", "-O1", "-g", "-fno-omit-frame-pointer", "-fno-optimize-sibling-calls", "-fno-builtin", "-Wall", "-Werror" } });
+    const sample_workload = b.addExecutable(.{ .name = "sample_workload", .root_module = sample_module });
+    b.getInstallStep().dependOn(&b.addInstallArtifact(sample_workload, .{ .dest_dir = .{ .override = .{ .custom = "bin/test" } } }).step);
+
     // Thread-record reproductions (tests/thread_records_test.ts): a plain
     // program that finds the library's functions with dlsym.
     // No UBSan runtime: its 256 KiB of static TLS would not fit the small

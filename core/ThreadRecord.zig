@@ -20,6 +20,7 @@ const std = @import("std");
 const counters_zig = @import("counters.zig");
 const event_clock = @import("event_clock.zig");
 const site_snapshot = @import("site_snapshot.zig");
+const sampler_zig = @import("sampler.zig");
 
 const ThreadRecord = @This();
 
@@ -47,6 +48,8 @@ tid: i32 = 0,
 /// Times the exit destructor ran (it re-arms itself to run last).
 exit_rounds: u32 = 0,
 counters: counters_zig.ThreadCounters = .{},
+/// Sampling mode's byte budget and random state (`sampler.zig`).
+sampler: sampler_zig.ThreadSampler = .{},
 /// The name is read again when `counters.alloc_count` reaches this (it
 /// doubles): threads often name themselves after their first allocation.
 name_check_at: u64 = 0,

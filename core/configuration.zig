@@ -17,6 +17,7 @@ const backtrace = @import("backtrace.zig");
 const elf_dynamic = @import("elf_dynamic.zig");
 const settings = @import("settings.zig");
 const SpinLock = @import("SpinLock.zig");
+const sampler = @import("sampler.zig");
 
 /// Set by the constructor: true when our `malloc` is the process's (the
 /// library was preloaded or linked ahead of libc).
@@ -48,7 +49,9 @@ pub fn start() void {
     preloaded = loadedBeforeLibc();
     settings.read();
     const loaded = settings.current;
-    if (preloaded and loaded.backtraces) _ = configure(true, loaded.frames, loaded.buckets);
+    if (preloaded and loaded.sample_bytes != 0) {
+        _ = configureSampling(loaded.sample_bytes, loaded.sample_seed, loaded.frames, loaded.buckets);
+    } else if (preloaded and loaded.backtraces) _ = configure(true, loaded.frames, loaded.buckets);
     started.store(true, .release);
 }
 
@@ -92,4 +95,26 @@ pub fn configure(backtraces: bool, frames: u32, buckets: u32) abi.Status {
     const enabled = site_table.enable(buckets, frames);
     std.debug.assert(enabled == site_table.enabled());
     return if (enabled) .ok else .out_of_memory;
+}
+
+/// Sampling mode: call sites for one allocation per `interval` bytes on
+/// average (`sampler.zig`). Once; a later request must ask for the same.
+pub fn configureSampling(interval: u32, seed: u32, frames: u32, buckets: u32) abi.Status {
+    if (interval < 1 or interval > sampler.interval_max) return .invalid_option;
+    // Checked before the sampler is on: it must not run without a table.
+    if (frames < 1 or frames > options.frames_max) return .invalid_option;
+    if (buckets < options.buckets_min or buckets > options.buckets_max) return .invalid_option;
+    if (sampler.enabled()) {
+        const same = sampler.intervalBytes() == interval and site_table.framesMax() == frames and site_table.bucketsCount() == buckets;
+        return if (same) .already_installed else .config_conflict;
+    }
+    // Full call sites already on: their exact rows cannot become estimates.
+    if (site_table.enabled()) return .config_conflict;
+    {
+        configure_lock.lock();
+        defer configure_lock.unlock();
+        if (sampler.enabled()) return .config_conflict;
+        sampler.enable(interval, seed);
+    }
+    return configure(true, frames, buckets);
 }

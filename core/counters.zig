@@ -68,7 +68,7 @@ pub const ThreadCounters = extern struct {
         put(&self.failed_count, self.failed_count + 1);
     }
 
-    inline fn changeLive(self: *ThreadCounters, bytes: i64, blocks: i64) void {
+    pub inline fn changeLive(self: *ThreadCounters, bytes: i64, blocks: i64) void {
         const current = self.current_bytes + bytes;
         const live = self.live_count + blocks;
         put(&self.current_bytes, current);

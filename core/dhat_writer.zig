@@ -21,6 +21,7 @@ const timeline = @import("timeline.zig");
 const pages = @import("pages.zig");
 const safe_file = @import("safe_file.zig");
 const SpinLock = @import("SpinLock.zig");
+const sampler = @import("sampler.zig");
 
 /// A "short-lived" block lives at most this many allocation events (the
 /// viewer's `tuth`); DHAT's own threshold is 500 instructions.
@@ -206,10 +207,33 @@ fn writeHeader(out: *Output, totals: Totals, sites_on: bool) void {
     out.text("\"timeline\":");
     timeline.writeJsonNow(out);
     out.text(",");
+    writeSampling(out);
     writeThreadNames(out);
     out.text(",\"maps\":\"");
     escapedFile(out, "/proc/self/maps", 16 << 20);
     out.text("\"},\"pps\":[");
+}
+
+/// Sampling mode: the mean interval and the exact figures beside the
+/// estimates the program points carry (each with "tbSe"/"tbkSe", one
+/// standard error).
+fn writeSampling(out: *Output) void {
+    const interval = sampler.intervalBytes();
+    if (interval == 0) return;
+    var stats: [abi.stats_fields_count]f64 = undefined;
+    var scratch: counters.ThreadCounters = .{};
+    counters.snapshot(.all, &scratch, &stats);
+    out.print("\"sampling\":{{\"meanIntervalBytes\":{d},", .{interval});
+    out.print("\"exactBlocks\":{d},", .{stats[@intFromEnum(abi.StatsField.alloc_count)]});
+    out.print("\"exactBytes\":{d},", .{stats[@intFromEnum(abi.StatsField.total_bytes)]});
+    out.print("\"exactFrees\":{d}}},", .{stats[@intFromEnum(abi.StatsField.free_count)]});
+}
+
+/// One standard error of a site's estimates (`sampler.Weights`): blocks,
+/// then bytes.
+fn standardErrors(stats: *const [site_table.stats_values]f64) [2]f64 {
+    const interval: f64 = @floatFromInt(sampler.intervalBytes());
+    return .{ @round(@sqrt(stats[12])), @round(@sqrt(interval * stats[13])) };
 }
 
 /// "threadNames": the kernel thread names that each program point's
@@ -239,7 +263,12 @@ fn writeSites(out: *Output, frames: *FrameIndex) void {
         first = false;
         out.print("\"tb\":{d},\"tbk\":{d},\"tl\":{d},", .{ stats[1], stats[0], stats[8] });
         out.print("\"mb\":{d},\"mbk\":{d},\"gb\":{d},\"gbk\":{d},", .{ stats[4], stats[5], stats[9], stats[10] });
-        out.print("\"eb\":{d},\"ebk\":{d},\"thread\":{d},\"fs\":[", .{ stats[2], stats[3], stats[11] });
+        out.print("\"eb\":{d},\"ebk\":{d},\"thread\":{d},", .{ stats[2], stats[3], stats[11] });
+        if (sampler.enabled()) {
+            const errors = standardErrors(&stats);
+            out.print("\"tbkSe\":{d},\"tbSe\":{d},", .{ errors[0], errors[1] });
+        }
+        out.text("\"fs\":[");
         if (index == site_table.overflow_site) {
             out.print("{d}", .{frames.get(0)});
         } else for (addresses[0..@intCast(count)], 0..) |address, i| {

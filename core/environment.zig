@@ -29,6 +29,8 @@ pub const own_variables = [_][]const u8{
     "MOD_ALLOC_BACKTRACES",
     "MOD_ALLOC_FRAMES",
     "MOD_ALLOC_BUCKETS",
+    "MOD_ALLOC_SAMPLE",
+    "MOD_ALLOC_SAMPLE_SEED",
     "MOD_ALLOC_OUT",
     "MOD_ALLOC_SIGNALS",
     "MOD_ALLOC_FOLLOW_CHILDREN",

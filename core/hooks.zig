@@ -19,6 +19,8 @@ const event_clock = @import("event_clock.zig");
 const threads = @import("thread_lifecycle.zig");
 const ThreadRecord = @import("ThreadRecord.zig");
 const foreign_allocator = @import("foreign_allocator.zig");
+const sampler = @import("sampler.zig");
+const sampled_path = @import("sampled_path.zig");
 
 /// Off only between `uninstall` and the next `install`. Starts on: under
 /// preload the first malloc comes before any constructor, and when the
@@ -58,6 +60,7 @@ inline fn laneOf(record: *ThreadRecord) u8 {
 /// lines with a small stack frame.
 inline fn recordAlloc(block: ?*anyopaque, size: usize) void {
     if (!isCounting()) return;
+    if (sampler.enabled()) return sampled_path.alloc(block, size, @frameAddress());
     const record = threads.enter() orelse return;
     defer threads.leave(record);
     if (site_table.enabled()) return recordAllocWithSite(record, block, size, @frameAddress());
@@ -111,6 +114,7 @@ noinline fn siteFree(record: *ThreadRecord, block: live_table.Found, time: u64) 
 
 inline fn recordFree(ptr: *anyopaque) void {
     if (!isCounting()) return;
+    if (sampler.enabled()) return sampled_path.free(ptr);
     const record = threads.enter() orelse return;
     defer threads.leave(record);
     var time: u64 = undefined;
@@ -144,6 +148,7 @@ pub fn free(ptr: ?*anyopaque) callconv(hook_callconv) void {
 pub fn realloc(ptr: ?*anyopaque, size: usize) callconv(hook_callconv) ?*anyopaque {
     const old_block = ptr orelse return malloc(size);
     if (!isCounting()) return real.realloc(ptr, size);
+    if (sampler.enabled()) return sampled_path.realloc(old_block, size, @frameAddress());
     const record = threads.enter() orelse return real.realloc(ptr, size);
     defer threads.leave(record);
     const thread = &record.counters;

@@ -23,6 +23,7 @@ const thread_registry = @import("thread_registry.zig");
 const thread_names = @import("thread_names.zig");
 const ThreadRecord = @import("ThreadRecord.zig");
 const foreign_allocator = @import("foreign_allocator.zig");
+const sampler = @import("sampler.zig");
 
 comptime {
     _ = hooks;
@@ -157,7 +158,7 @@ export fn mod_alloc_reset() void {
 /// and their snapshot buffers, live table, site table (pages touched),
 /// patch pages.
 export fn mod_alloc_memory_bytes() f64 {
-    const static_bytes = large_table.shards_count * 64 + thread_names.table_bytes;
+    const static_bytes = large_table.shards_count * 64 + thread_names.table_bytes + sampler.filterBytes();
     const Buffers = struct {
         fn add(total: *usize, record: *ThreadRecord) void {
             total.* += record.sites.residentBytes();
@@ -208,6 +209,19 @@ export fn mod_alloc_configure(backtraces: u32, frames: u32, buckets: u32) i32 {
 export fn mod_alloc_env_settings(out: *[3]f64) void {
     const loaded = settings.current;
     out.* = .{ @floatFromInt(@intFromBool(loaded.backtraces)), @floatFromInt(loaded.frames), @floatFromInt(loaded.buckets) };
+}
+
+/// Turns sampling mode on (`configuration.configureSampling`): mean bytes
+/// between samples, a seed (0 = new each run), frames and buckets.
+export fn mod_alloc_configure_sampling(interval: u32, seed: u32, frames: u32, buckets: u32) i32 {
+    return @intFromEnum(configuration.configureSampling(interval, seed, frames, buckets));
+}
+
+/// Sampling: the mean interval in effect (0 = off), then MOD_ALLOC_SAMPLE
+/// and MOD_ALLOC_SAMPLE_SEED as read at load time.
+export fn mod_alloc_sample_settings(out: *[3]f64) void {
+    const loaded = settings.current;
+    out.* = .{ @floatFromInt(sampler.intervalBytes()), @floatFromInt(loaded.sample_bytes), @floatFromInt(loaded.sample_seed) };
 }
 
 export fn mod_alloc_sites_summary(out: *[site_table.summary_values]f64) void {

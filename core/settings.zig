@@ -11,6 +11,7 @@
 const std = @import("std");
 const build_options = @import("build_options");
 const options = @import("options.zig");
+const sampler = @import("sampler.zig");
 
 extern fn getenv(name: [*:0]const u8) callconv(.c) ?[*:0]const u8;
 
@@ -21,6 +22,10 @@ pub const Settings = struct {
     frames: u32 = options.frames_default,
     /// MOD_ALLOC_BUCKETS: entries of the call-site table.
     buckets: u32 = options.buckets_default,
+    /// MOD_ALLOC_SAMPLE: sampling mode's mean bytes between samples (0: off).
+    sample_bytes: u32 = 0,
+    /// MOD_ALLOC_SAMPLE_SEED: the sampler's seed (0: a new one each run).
+    sample_seed: u32 = 0,
     /// MOD_ALLOC_OUT: where to write a DHAT file at exit (null: nowhere).
     out_path: ?[*:0]const u8 = null,
     /// MOD_ALLOC_SIGNALS: write the report when SIGINT/SIGTERM/SIGHUP kill.
@@ -42,6 +47,8 @@ pub fn read() void {
         .backtraces = options.envSwitch("MOD_ALLOC_BACKTRACES"),
         .frames = options.envInteger("MOD_ALLOC_FRAMES", 1, options.frames_max, options.frames_default),
         .buckets = options.envInteger("MOD_ALLOC_BUCKETS", options.buckets_min, options.buckets_max, options.buckets_default),
+        .sample_bytes = options.envInteger("MOD_ALLOC_SAMPLE", 0, sampler.interval_max, 0),
+        .sample_seed = options.envInteger("MOD_ALLOC_SAMPLE_SEED", 0, std.math.maxInt(u32), 0),
         .signals = options.envSwitch("MOD_ALLOC_SIGNALS"),
         .follow_children = options.envSwitch("MOD_ALLOC_FOLLOW_CHILDREN"),
     };

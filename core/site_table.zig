@@ -97,11 +97,15 @@ pub const Stats = extern struct {
     gmax_bytes: std.atomic.Value(i64) = .init(0),
     gmax_blocks: std.atomic.Value(i64) = .init(0),
     gmax_epoch: std.atomic.Value(u64) = .init(0),
-    _pad: [4]u64 = @splat(0),
+    /// Sampling mode only (`sampler.zig`): the estimates' variance sums,
+    /// of blocks and of bytes in units of the interval R (bytes^2 / R).
+    variance_blocks: std.atomic.Value(u64) = .init(0),
+    variance_bytes_per_interval: std.atomic.Value(u64) = .init(0),
+    _pad: [2]u64 = @splat(0),
 };
 
 /// Values `read` reports per site, in `Stats` field order (no padding).
-pub const stats_values = 12;
+pub const stats_values = 14;
 
 comptime {
     std.debug.assert(@sizeOf(Stats) == 128);
@@ -267,6 +271,33 @@ pub fn countAlloc(site: u32, lane: u8, total: u64, bytes: i64, blocks: i64, bloc
     max(i64, &stats.peak_bytes, current, own);
     max(i64, &stats.peak_blocks, live, own);
     max(u64, &stats.max_block_bytes, block_bytes, own);
+}
+
+/// Sampling mode: one sampled allocation standing for `blocks` blocks and
+/// `bytes` bytes (estimates), with its variance contributions.
+pub fn countSampledAlloc(site: u32, lane: u8, blocks: u64, bytes: u64, block_bytes: u64, variance_blocks: u64, variance_bytes_per_interval: u64) void {
+    const stats = statsOf(site, lane) orelse return;
+    const own = lane != 0;
+    settlePeak(stats);
+    _ = add(u64, &stats.alloc_count, blocks, own);
+    _ = add(u64, &stats.total_bytes, bytes, own);
+    const current = add(i64, &stats.current_bytes, @intCast(bytes), own);
+    const live = add(i64, &stats.current_blocks, @intCast(blocks), own);
+    max(i64, &stats.peak_bytes, current, own);
+    max(i64, &stats.peak_blocks, live, own);
+    max(u64, &stats.max_block_bytes, block_bytes, own);
+    _ = add(u64, &stats.variance_blocks, variance_blocks, own);
+    _ = add(u64, &stats.variance_bytes_per_interval, variance_bytes_per_interval, own);
+}
+
+/// Sampling mode: a sampled block is gone; it took `blocks`/`bytes` with it.
+pub fn countSampledFree(site: u32, lane: u8, blocks: u64, bytes: u64) void {
+    const stats = statsOf(site, lane) orelse return;
+    const own = lane != 0;
+    settlePeak(stats);
+    _ = add(i64, &stats.current_bytes, -@as(i64, @intCast(bytes)), own);
+    _ = add(i64, &stats.current_blocks, -@as(i64, @intCast(blocks)), own);
+    _ = add(u64, &stats.freed_count, blocks, own);
 }
 
 /// A block of `bytes` allocated at `site` is gone after `lifetime` events.

@@ -25,4 +25,5 @@ test {
     _ = @import("thread_lifecycle.zig");
     _ = @import("thread_names.zig");
     _ = @import("ThreadRecord.zig");
+    _ = @import("sampler.zig");
 }
