@@ -40,6 +40,22 @@ export interface DhatProgramPoint {
   fs: number[];
   /** The allocating thread's name: an index into `modAlloc.threadNames` (0: unknown). */
   thread?: number;
+  /** Sampling mode: one standard error of `tb` (an estimate then). */
+  tbSe?: number;
+  /** Sampling mode: one standard error of `tbk`. */
+  tbkSe?: number;
+}
+
+/** A sampled profile's header (`modAlloc.sampling`): the rate and the exact figures. */
+export interface DhatSampling {
+  /** Mean bytes between samples. */
+  meanIntervalBytes: number;
+  /** Allocation events, counted exactly. */
+  exactBlocks: number;
+  /** Bytes allocated, counted exactly (a realloc counts its new size). */
+  exactBytes: number;
+  /** Frees, counted exactly. */
+  exactFrees: number;
 }
 
 /** The fields of a DHAT file that this module reads and writes. */
@@ -77,6 +93,8 @@ export interface DhatFile {
     peakDriftBytes?: number;
     /** Live bytes over time (null when the library could not read it at exit). */
     timeline?: RawTimeline | null;
+    /** Present when the profile was sampled: the program points' figures are estimates. */
+    sampling?: DhatSampling;
   };
   /** Other fields DHAT defines (verb, units, thresholds), kept as they are. */
   [other: string]: unknown;

@@ -57,6 +57,9 @@ export function checkDhatFile(value: unknown, source: string): DhatFile {
       if (point[count] === undefined && data.mode !== "heap") continue;
       if (!isCount(point[count])) throw wrong(`pps[${i}].${count} is not a count`);
     }
+    for (const error of ["tbSe", "tbkSe"]) {
+      if (point[error] !== undefined && !isCount(point[error])) throw wrong(`pps[${i}].${error} is not a count`);
+    }
     if (!Array.isArray(point.fs)) throw wrong(`pps[${i}].fs is not an array`);
     const badIndex = point.fs.findIndex((index) =>
       !Number.isSafeInteger(index) || index < 0 || index >= (data.ftbl as unknown[]).length
@@ -74,6 +77,15 @@ export function checkDhatFile(value: unknown, source: string): DhatFile {
     // null: the library could not read its timeline when it wrote the file.
     const problem = timeline === undefined || timeline === null ? undefined : rawTimelineProblem(timeline);
     if (problem !== undefined) throw wrong(`modAlloc.timeline: ${problem}`);
+    const sampling = (modAlloc as Record<string, unknown>).sampling;
+    if (sampling !== undefined) {
+      if (typeof sampling !== "object" || sampling === null) throw wrong("modAlloc.sampling is not an object");
+      for (const field of ["meanIntervalBytes", "exactBlocks", "exactBytes", "exactFrees"]) {
+        if (!isCount((sampling as Record<string, unknown>)[field])) {
+          throw wrong(`modAlloc.sampling.${field} is not a count`);
+        }
+      }
+    }
   }
   return data as DhatFile;
 }

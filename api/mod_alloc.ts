@@ -6,7 +6,7 @@
 
 import { loadLibrary, resolveLibrary } from "../ffi/library.ts";
 import { MODE, STATUS } from "../ffi/layout.ts";
-import { readSites, readSummary, readThreadNames } from "../ffi/sites.ts";
+import { readSampleSettings, readSites, readSummary, readThreadNames } from "../ffi/sites.ts";
 import { readStats } from "../ffi/stats.ts";
 import { readTimeline } from "../ffi/timeline.ts";
 import type { Timeline } from "../types/timeline.ts";
@@ -149,6 +149,19 @@ export class ModAlloc {
   }
 
   #configure(settings: Required<InstallOptions>): void {
+    if (settings.sampleBytes > 0) {
+      checkStatus(
+        this.#library.symbols.mod_alloc_configure_sampling(
+          settings.sampleBytes,
+          readSampleSettings(this.#library).envSeed,
+          settings.frames,
+          settings.buckets,
+        ),
+        [STATUS.ok, STATUS.already_installed],
+        `ModAlloc.install({ sampleBytes: ${settings.sampleBytes}, frames: ${settings.frames}, buckets: ${settings.buckets} })`,
+      );
+      return;
+    }
     if (!settings.backtraces) return;
     checkStatus(
       this.#library.symbols.mod_alloc_configure(1, settings.frames, settings.buckets),
@@ -285,13 +298,15 @@ export class ModAlloc {
     announceOverflow(summary.overflow_events, summary.buckets);
     const symbolizer = new Symbolizer();
     try {
+      const { intervalBytes } = readSampleSettings(this.#library);
       const sites = buildCallSites(
         readSites(this.#library),
         { ...checked, limit: Infinity },
         symbolizer,
         readThreadNames(this.#library),
+        intervalBytes,
       );
-      return siteTable(sites, summary, symbolizer.hasPerfMap, checked.limit);
+      return siteTable(sites, summary, symbolizer.hasPerfMap, checked.limit, intervalBytes);
     } finally {
       symbolizer.close();
     }

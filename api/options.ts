@@ -19,7 +19,18 @@ export interface InstallOptions {
   frames?: number;
   /** Site-table entries, 16 to 1048576. Default: `MOD_ALLOC_BUCKETS`, else 4096. */
   buckets?: number;
+  /**
+   * Sampling mode: call sites for one allocation per this many bytes on
+   * average (Poisson sampling by bytes; 524288 is Go's and jemalloc's
+   * default), 1 to 1073741824. Per-site figures become unbiased estimates
+   * with standard errors; allocation count and total bytes stay exact.
+   * Implies call sites. Default: `MOD_ALLOC_SAMPLE`, else off.
+   */
+  sampleBytes?: number;
 }
+
+/** The largest `sampleBytes` (`sampler.interval_max` in the core). */
+export const SAMPLE_BYTES_MAX = 1 << 30;
 
 function integerOption(value: unknown, name: string, min: number, max: number, fallback: number): number {
   if (value === undefined) return fallback;
@@ -42,6 +53,8 @@ function integerOption(value: unknown, name: string, min: number, max: number, f
 export function installSettings(options: InstallOptions, library: NativeLibrary): Required<InstallOptions> {
   const env = new Float64Array(3);
   library.symbols.mod_alloc_env_settings(env);
+  const sample = new Float64Array(3);
+  library.symbols.mod_alloc_sample_settings(sample);
   if (options.backtraces !== undefined && typeof options.backtraces !== "boolean") {
     throw new OptionError(
       `ModAlloc.install: option "backtraces" must be true or false; got ${JSON.stringify(options.backtraces)}.`,
@@ -51,6 +64,7 @@ export function installSettings(options: InstallOptions, library: NativeLibrary)
     backtraces: options.backtraces ?? env[0] === 1,
     frames: integerOption(options.frames, "frames", 1, 64, env[1]),
     buckets: integerOption(options.buckets, "buckets", 16, 1 << 20, env[2]),
+    sampleBytes: integerOption(options.sampleBytes, "sampleBytes", 1, SAMPLE_BYTES_MAX, sample[1]),
   };
 }
 

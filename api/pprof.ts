@@ -37,6 +37,11 @@ export interface PprofOptions {
   buildIdOf?: (module: string) => string | undefined;
   /** A comment stored in the profile (e.g. the command profiled). */
   comment?: string;
+  /**
+   * Sampling mode's mean interval: stored as the profile's period, with a
+   * comment saying the values are unbiased estimates from samples.
+   */
+  sampleIntervalBytes?: number;
 }
 
 class Tables {
@@ -129,7 +134,14 @@ export function encodePprof(sites: readonly DhatSite[], options: PprofOptions = 
       value: [site.pp.tbk, site.pp.tb, site.pp.ebk, site.pp.eb],
     })
   );
-  const comment = options.comment === undefined ? [] : [tables.strings.dedup(options.comment)];
+  const comments = [
+    ...(options.comment === undefined ? [] : [options.comment]),
+    ...(options.sampleIntervalBytes === undefined ? [] : [
+      `mod-alloc sampling mode: one allocation sampled per ${options.sampleIntervalBytes} bytes on average ` +
+      `(Poisson); every value is an unbiased estimate, already scaled`,
+    ]),
+  ];
+  const comment = comments.map((text) => tables.strings.dedup(text));
   const profile = new pprof.Profile({
     sampleType,
     sample: samples,
@@ -139,7 +151,7 @@ export function encodePprof(sites: readonly DhatSite[], options: PprofOptions = 
     stringTable: tables.strings,
     timeNanos: BigInt(Math.round(options.timeMs ?? Date.now())) * 1_000_000n,
     periodType: valueType("space", "bytes"),
-    period: 1,
+    period: options.sampleIntervalBytes ?? 1,
     comment,
     defaultSampleType: tables.strings.dedup("inuse_space"),
   });

@@ -47,9 +47,10 @@ export const FAILURE_TEXT: Readonly<Record<FailureName, StatusText>> = {
     nextStep: "fix the value passed to ModAlloc.install() or set in MOD_ALLOC_FRAMES / MOD_ALLOC_BUCKETS",
   },
   config_conflict: {
-    problem: "call sites are already on with other settings (they stay as the first install set them, " +
-      "and cannot be turned off)",
-    nextStep: "pass the same frames and buckets as the first install, or leave them out to keep the current ones; " +
+    problem: "call sites are already on with other settings or in the other mode (sampled with sampleBytes, or " +
+      "every allocation; they stay as the first install set them, and cannot be turned off)",
+    nextStep: "pass the same frames, buckets and sampleBytes as the first install, or leave them out to keep the " +
+      "current ones; " +
       "to use other settings, start a new process",
   },
   out_of_memory: {

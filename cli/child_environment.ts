@@ -16,6 +16,8 @@ import { UsageError } from "./options.ts";
 export interface ChildSettings {
   frames: number;
   buckets: number;
+  /** Sampling mode's mean interval in bytes (MOD_ALLOC_SAMPLE); 0 or absent: every allocation. */
+  sample?: number;
   js: boolean;
   followChildren: boolean;
 }
@@ -84,6 +86,7 @@ export function childEnvironment(settings: ChildSettings, scratch: string, libra
     MOD_ALLOC_SIGNALS: "1",
     MOD_ALLOC_FOLLOW_CHILDREN: settings.followChildren ? "1" : "0",
   };
+  if ((settings.sample ?? 0) > 0) env.MOD_ALLOC_SAMPLE = String(settings.sample);
   if (settings.js) {
     // DENO_V8_FLAGS reaches deno however it is started (deno test, deno
     // task's children) and adds to any --v8-flags of the command line.

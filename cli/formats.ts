@@ -80,7 +80,11 @@ export function writeFormats(
   shape: HtmlReportOptions,
 ): void {
   if (outputs.pprof !== undefined) {
-    writeFileSafely(outputs.pprof, encodePprof(sites, { comment: data.cmd }), "the pprof file");
+    writeFileSafely(
+      outputs.pprof,
+      encodePprof(sites, { comment: data.cmd, sampleIntervalBytes: data.modAlloc?.sampling?.meanIntervalBytes }),
+      "the pprof file",
+    );
     console.error(`  pprof: ${outputs.pprof} (go tool pprof -top ${outputs.pprof})`);
   }
   if (outputs.heapprofile !== undefined) {

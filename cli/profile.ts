@@ -45,6 +45,16 @@ export const PROFILE_OPTIONS: readonly OptionSpec[] = [
     max: 1 << 20,
     help: "call-site table entries, 16-1048576 (default 65536)",
   },
+  {
+    names: ["--sample"],
+    key: "sample",
+    kind: "integer",
+    placeholder: "bytes",
+    min: 1,
+    max: 1 << 30,
+    help: "sampling mode: call sites for one allocation per this many bytes on average (e.g. 524288), " +
+      "near the cost of no profiler; sites become estimates with standard errors, totals stay exact",
+  },
   ...REPORT_SHAPE_OPTIONS,
   ...FORMAT_OPTIONS,
   {
@@ -72,6 +82,7 @@ const DEFAULTS = {
   output: "dhat-heap.json",
   frames: 64,
   buckets: 1 << 16,
+  sample: 0,
   js: true,
   followChildren: false,
 };
@@ -81,6 +92,8 @@ export interface ProfileSettings extends FormatOutputs, ReportShape {
   output: string;
   frames: number;
   buckets: number;
+  /** Sampling mode's mean interval in bytes; 0: every allocation. */
+  sample: number;
   js: boolean;
   followChildren: boolean;
   command: ChildCommand;

@@ -6,8 +6,8 @@
  * @module
  */
 
-import type { DhatFile, DhatSite } from "../api/dhat.ts";
-import { formatBytes, formatTopRows } from "../api/report.ts";
+import type { DhatFile, DhatSampling, DhatSite } from "../api/dhat.ts";
+import { formatBytes, formatTopRows, samplingNote } from "../api/report.ts";
 import { collapsedStacks, flameGraphHtml, type FlameGraphView } from "../api/flamegraph.ts";
 import type { GroupBy } from "../api/grouping.ts";
 import { writeFileSafely } from "../api/safe_file.ts";
@@ -23,7 +23,15 @@ export function summary(
   measure: SiteMeasure = "total",
 ): string {
   const totals = data.modAlloc;
+  const sampling = totals?.sampling;
   const lines = [`mod-alloc: ${title}`];
+  if (sampling !== undefined) {
+    lines.push(
+      `  exact  ${sampling.exactBlocks} allocations, ${formatBytes(sampling.exactBytes)}, ${sampling.exactFrees} frees`,
+      `  ${samplingNote(sampling.meanIntervalBytes)}`,
+      "  estimated from the samples:",
+    );
+  }
   if (totals !== undefined) {
     lines.push(
       `  total  ${totals.totalBlocks} allocations, ${formatBytes(totals.totalBytes)}`,
@@ -33,14 +41,38 @@ export function summary(
   }
   const counted = sites.map((site) => {
     const { bytes, blocks } = measuredAt(site.pp, measure);
-    return { ...site, totalBytes: bytes, allocCount: blocks };
+    return {
+      ...site,
+      totalBytes: bytes,
+      allocCount: blocks,
+      bytesStandardError: standardErrorOf(site, bytes, measure, sampling),
+    };
   }).filter((site) => measure === "total" || site.totalBytes > 0);
   lines.push(...formatTopRows(counted, groupBy, top, measure === "total" ? "bytes" : `bytes ${measureWords(measure)}`));
+  if (sampling !== undefined && measure !== "total") {
+    lines.push("  (± for live and peak bytes is a bound: sqrt(interval x bytes), the standard error of small blocks)");
+  }
   const overflow = sites.find((site) => site.label.startsWith("[mod-alloc overflow"));
   if (overflow !== undefined) {
     lines.push(`  ${overflow.pp.tbk} allocations did not fit the site table: raise --buckets.`);
   }
   return lines.join("\n");
+}
+
+/**
+ * One standard error of a sampled site's bytes: the file's own for the
+ * total; for live or peak bytes, its bound sqrt(R x bytes) (each sample
+ * adds at most R x its estimate to the variance: core/sampler.zig).
+ */
+function standardErrorOf(
+  site: DhatSite,
+  bytes: number,
+  measure: SiteMeasure,
+  sampling: DhatSampling | undefined,
+): number | undefined {
+  if (sampling === undefined) return undefined;
+  if (measure === "total") return site.pp.tbSe;
+  return Math.sqrt(sampling.meanIntervalBytes * bytes);
 }
 
 /**
@@ -54,7 +86,8 @@ export function writeFlameGraph(
   view: FlameGraphView,
   measure: SiteMeasure = "total",
 ): void {
-  const title = `Bytes ${measureWords(measure)}: ${subject}`;
+  const sampled = sites.some((site) => site.pp.tbSe !== undefined);
+  const title = `Bytes ${measureWords(measure)}${sampled ? " (estimated from samples)" : ""}: ${subject}`;
   const stacks = sites.map((site) => {
     const { bytes, blocks } = measuredAt(site.pp, measure);
     return { frames: [...site.frames].reverse(), bytes, blocks, threadName: site.threadName };

@@ -21,6 +21,8 @@ export const SITE_FIELDS = [
   "gmax_bytes",
   "gmax_blocks",
   "thread_name",
+  "variance_blocks",
+  "variance_bytes_per_interval",
 ] as const;
 
 /** Field order of `mod_alloc_sites_summary`. */
@@ -118,6 +120,22 @@ export function readSites(library: NativeLibrary, source: SiteSource = "all"): R
     sites.push({ index, values, frames: addresses });
   }
   return sites;
+}
+
+/** Sampling mode's settings (`mod_alloc_sample_settings`). */
+export interface SampleSettings {
+  /** Mean bytes between samples in effect; 0 when every allocation is recorded. */
+  intervalBytes: number;
+  /** `MOD_ALLOC_SAMPLE` as the library read it at load time (0: unset). */
+  envIntervalBytes: number;
+  /** `MOD_ALLOC_SAMPLE_SEED` as read at load time (0: a new seed each run). */
+  envSeed: number;
+}
+
+export function readSampleSettings(library: NativeLibrary): SampleSettings {
+  const out = new Float64Array(3);
+  library.symbols.mod_alloc_sample_settings(out);
+  return { intervalBytes: out[0], envIntervalBytes: out[1], envSeed: out[2] };
 }
 
 /**

@@ -32,6 +32,8 @@ export const symbols = {
   mod_alloc_write_dhat: { parameters: ["buffer"], result: "i32" },
   mod_alloc_configure: { parameters: ["u32", "u32", "u32"], result: "i32" },
   mod_alloc_env_settings: { parameters: ["buffer"], result: "void" },
+  mod_alloc_configure_sampling: { parameters: ["u32", "u32", "u32", "u32"], result: "i32" },
+  mod_alloc_sample_settings: { parameters: ["buffer"], result: "void" },
   mod_alloc_sites_summary: { parameters: ["buffer"], result: "void" },
   mod_alloc_site_stats_count: { parameters: [], result: "u32" },
   mod_alloc_current_lane: { parameters: [], result: "u32" },
