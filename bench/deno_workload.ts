@@ -1,5 +1,5 @@
 // The Deno workload of the benchmark: typed arrays and JSON round trips.
-// Usage: deno run -A bench/deno_workload.ts <rounds> [--install]
+// Usage: deno run -A bench/deno_workload.ts <rounds> [--install | --sample <bytes>]
 // Prints one JSON line with the work loop's elapsed milliseconds.
 import { ModAlloc } from "../mod.ts";
 
@@ -8,7 +8,12 @@ if (!Number.isInteger(rounds) || rounds < 1) {
   console.error("usage: deno_workload.ts <rounds> [--install]");
   Deno.exit(2);
 }
-const alloc = Deno.args.includes("--install") ? ModAlloc.install() : undefined;
+const sampleAt = Deno.args.indexOf("--sample");
+const alloc = sampleAt >= 0
+  ? ModAlloc.install({ sampleBytes: Number(Deno.args[sampleAt + 1]) })
+  : Deno.args.includes("--install")
+  ? ModAlloc.install()
+  : undefined;
 
 function work(): number {
   let checksum = 0;

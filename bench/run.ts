@@ -30,6 +30,8 @@ const configs: Config[] = [
   { name: "plain", env: {} },
   { name: "Tier 1 (LD_PRELOAD)", env: { LD_PRELOAD: library } },
   { name: "Tier 2 (LD_PRELOAD, call sites)", env: { LD_PRELOAD: library, MOD_ALLOC_BACKTRACES: "1" } },
+  // Issue 17's sampling mode at Go's and jemalloc's default rate.
+  { name: "sampled call sites, 512 KiB (LD_PRELOAD)", env: { LD_PRELOAD: library, MOD_ALLOC_SAMPLE: "524288" } },
 ];
 const missingPeers: string[] = [];
 if (hasCommand("heaptrack")) {
@@ -81,6 +83,12 @@ const variants: Variant[] = [
     options: ["--deep"],
     peers: false,
   },
+  {
+    label: "C malloc/free, 2 threads, 16-frame variant (20 frames deep, 8 call sites)",
+    threads: 2,
+    options: ["--deep"],
+    peers: false,
+  },
   { label: "C malloc/free, 1 thread, 1,100 threads alive", threads: 1, options: ["--alive", "1100"], peers: false },
   {
     label: "C malloc/free, 1 thread, after 10,000 exited threads",
@@ -129,11 +137,13 @@ async function denoRows(): Promise<string[][]> {
   const script = `${root}bench/deno_workload.ts`;
   const plain: number[] = [];
   const installed: number[] = [];
+  const sampled: number[] = [];
+  const workload = async (...options: string[]) =>
+    (await runJson(Deno.execPath(), ["run", "-A", script, String(denoRounds), ...options], {})).elapsedMs;
   for (let repeat = 0; repeat < repeats; repeat++) {
-    plain.push((await runJson(Deno.execPath(), ["run", "-A", script, String(denoRounds)], {})).elapsedMs);
-    installed.push(
-      (await runJson(Deno.execPath(), ["run", "-A", script, String(denoRounds), "--install"], {})).elapsedMs,
-    );
+    plain.push(await workload());
+    installed.push(await workload("--install"));
+    sampled.push(await workload("--sample", "524288"));
   }
   const baseline = median(plain);
   return [
@@ -143,6 +153,13 @@ async function denoRows(): Promise<string[][]> {
       "Tier 1 (ModAlloc.install())",
       `${median(installed).toFixed(1)} ms`,
       ratio(median(installed), baseline),
+      "",
+    ],
+    [
+      "Deno typed arrays + JSON",
+      "sampled call sites, 512 KiB (ModAlloc.install({ sampleBytes: 524288 }))",
+      `${median(sampled).toFixed(1)} ms`,
+      ratio(median(sampled), baseline),
       "",
     ],
   ];

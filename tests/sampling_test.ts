@@ -1,53 +1,14 @@
 // Sampling mode (issue 17): unbiased per-site estimates with honest standard
 // errors, exact process totals, and the settings' validation.
 import assert from "node:assert/strict";
-import { type DhatFile, finishDhatFile } from "../api/dhat.ts";
+import type { DhatFile } from "../api/dhat.ts";
 import { parseProfileArgs } from "../cli/profile.ts";
 import { UsageError } from "../cli/options.ts";
-import { lastJson, LIBRARY_PATH, runDeno, supportScript } from "./support/child.ts";
+import { lastJson, runDeno, supportScript } from "./support/child.ts";
+import { estimates, profiled, SAMPLE_WORKLOAD, sampledRun, UNSAMPLED } from "./support/sampled_workload.ts";
 
-const WORKLOAD = new URL("../zig-out/bin/test/sample_workload", import.meta.url).pathname;
 const DHAT_WORKLOAD = new URL("../zig-out/bin/test/dhat_workload", import.meta.url).pathname;
 const INTERVAL = 524_288;
-
-/** The workload's exact per-site figures, as it prints them. */
-type Exact = Record<string, { blocks: number; bytes: number; endBlocks: number; endBytes: number }>;
-
-async function run(command: string, env: Record<string, string>): Promise<{ stdout: string; stderr: string }> {
-  const output = await new Deno.Command(command, { env, stdout: "piped", stderr: "piped" }).output();
-  const stderr = new TextDecoder().decode(output.stderr);
-  assert.equal(output.code, 0, stderr);
-  return { stdout: new TextDecoder().decode(output.stdout), stderr };
-}
-
-/** Runs a workload preloaded with `env` and returns its DHAT file, frames named. */
-async function profiled(dir: string, command: string, env: Record<string, string>) {
-  const raw = `${dir}/raw.json`;
-  const { stdout, stderr } = await run(command, { LD_PRELOAD: LIBRARY_PATH, MOD_ALLOC_OUT: raw, ...env });
-  finishDhatFile(raw, `${dir}/named.json`);
-  const data = JSON.parse(await Deno.readTextFile(`${dir}/named.json`)) as DhatFile;
-  return { stdout, stderr, data };
-}
-
-/** A program point's allocating function ("0x…: name (file:line)" -> name). */
-function functionOf(data: DhatFile, frames: number[]): string {
-  return data.ftbl[frames[0]].replace(/^0x[0-9A-Fa-f]+: /, "").replace(/ \((in )?[^()]*\)$/, "");
-}
-
-/** Per function: estimated bytes and blocks with their variances. */
-function estimates(data: DhatFile) {
-  const sums = new Map<string, { bytes: number; bytesVariance: number; blocks: number; blocksVariance: number }>();
-  for (const pp of data.pps) {
-    const name = functionOf(data, pp.fs);
-    const sum = sums.get(name) ?? { bytes: 0, bytesVariance: 0, blocks: 0, blocksVariance: 0 };
-    sum.bytes += pp.tb;
-    sum.bytesVariance += (pp.tbSe ?? 0) ** 2;
-    sum.blocks += pp.tbk;
-    sum.blocksVariance += (pp.tbkSe ?? 0) ** 2;
-    sums.set(name, sum);
-  }
-  return sums;
-}
 
 Deno.test("sampled site estimates above 10 intervals fall within 3 standard errors at the expected rate", async () => {
   const dir = await Deno.makeTempDir();
@@ -58,13 +19,10 @@ Deno.test("sampled site estimates above 10 intervals fall within 3 standard erro
     let blocksWithin = 0;
     let blocksChecks = 0;
     for (let seed = 1; seed <= runs; seed++) {
-      const env = { MOD_ALLOC_SAMPLE: String(INTERVAL), MOD_ALLOC_SAMPLE_SEED: String(seed) };
-      const { stdout, data } = await profiled(dir, WORKLOAD, env);
-      const exact = JSON.parse(stdout) as Exact;
-      const sampled = estimates(data);
+      const { exact, sampled } = await sampledRun(dir, INTERVAL, seed);
       for (const [name, truth] of Object.entries(exact)) {
         if (truth.bytes < 10 * INTERVAL) continue;
-        const estimate = sampled.get(name) ?? { bytes: 0, bytesVariance: 0, blocks: 0, blocksVariance: 0 };
+        const estimate = sampled.get(name) ?? UNSAMPLED;
         const error = estimate.bytes - truth.bytes;
         const standardError = Math.sqrt(estimate.bytesVariance);
         if (Math.abs(error) <= 3 * standardError) bytesWithin++;
@@ -98,8 +56,8 @@ Deno.test("sampled site estimates above 10 intervals fall within 3 standard erro
 Deno.test("sampling mode's exact totals equal Tier 1's and the file says it is sampled", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    const tier1 = (await profiled(dir, WORKLOAD, {})).data.modAlloc!;
-    const sampled = (await profiled(dir, WORKLOAD, { MOD_ALLOC_SAMPLE: String(INTERVAL) })).data;
+    const tier1 = (await profiled(dir, SAMPLE_WORKLOAD, {})).data.modAlloc!;
+    const sampled = (await profiled(dir, SAMPLE_WORKLOAD, { MOD_ALLOC_SAMPLE: String(INTERVAL) })).data;
     const sampling = sampled.modAlloc?.sampling;
     assert.ok(sampling !== undefined);
     assert.equal(sampling.meanIntervalBytes, INTERVAL);
@@ -117,7 +75,7 @@ Deno.test("the same sampling seed gives the same estimates; another seed others"
   const dir = await Deno.makeTempDir();
   try {
     const figures = async (seed: string) => {
-      const { data } = await profiled(dir, WORKLOAD, {
+      const { data } = await profiled(dir, SAMPLE_WORKLOAD, {
         MOD_ALLOC_SAMPLE: String(INTERVAL),
         MOD_ALLOC_SAMPLE_SEED: seed,
       });
@@ -155,7 +113,7 @@ Deno.test("sampling every byte matches every allocation: frees, leaks and reallo
 Deno.test("a bad MOD_ALLOC_SAMPLE is named on stderr and sampling stays off", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    const { stderr, data } = await profiled(dir, WORKLOAD, { MOD_ALLOC_SAMPLE: "512k" });
+    const { stderr, data } = await profiled(dir, SAMPLE_WORKLOAD, { MOD_ALLOC_SAMPLE: "512k" });
     assert.match(stderr, /MOD_ALLOC_SAMPLE="512k" is not a whole number from 0 to 1073741824/);
     assert.equal(data.modAlloc?.sampling, undefined);
   } finally {
