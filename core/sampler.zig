@@ -175,7 +175,7 @@ pub fn unmark(address: usize) void {
     }
 }
 
-/// Marked buckets now (for tests and the memory figure).
+/// The filter's static bytes (for `mod_alloc_memory_bytes`).
 pub fn filterBytes() usize {
     return @sizeOf(@TypeOf(filter));
 }
