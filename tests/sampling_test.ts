@@ -1,11 +1,14 @@
 // Sampling mode (issue 17): unbiased per-site estimates with honest standard
 // errors, exact process totals, and the settings' validation.
 import assert from "node:assert/strict";
-import type { DhatFile } from "../api/dhat.ts";
+import { type DhatFile, nameDhatFile } from "../api/dhat.ts";
+import { encodePprof } from "../api/pprof.ts";
+import { summary } from "../cli/summary.ts";
+import { hasCommand } from "./support/tools.ts";
 import { parseProfileArgs } from "../cli/profile.ts";
 import { UsageError } from "../cli/options.ts";
-import { lastJson, runDeno, supportScript } from "./support/child.ts";
-import { estimates, profiled, SAMPLE_WORKLOAD, sampledRun, UNSAMPLED } from "./support/sampled_workload.ts";
+import { lastJson, LIBRARY_PATH, runDeno, supportScript } from "./support/child.ts";
+import { estimates, profiled, runCommand, SAMPLE_WORKLOAD, sampledRun, UNSAMPLED } from "./support/sampled_workload.ts";
 
 const DHAT_WORKLOAD = new URL("../zig-out/bin/test/dhat_workload", import.meta.url).pathname;
 const INTERVAL = 524_288;
@@ -153,4 +156,41 @@ Deno.test("ModAlloc.install({ sampleBytes }) samples call sites in process with 
   assert.match(result.text, /Sampled: one allocation per 64\.0 KiB on average/);
   assert.match(result.badOption, /option "sampleBytes" must be a whole number from 1 to 1073741824; got 0/);
   assert.match(result.conflict, /already on with other settings or in the other mode/);
+});
+
+Deno.test("the summary, the leak view and pprof of a sampled run say they are sampled and at what rate", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const raw = `${dir}/raw.json`;
+    const env = { LD_PRELOAD: LIBRARY_PATH, MOD_ALLOC_OUT: raw, MOD_ALLOC_SAMPLE: String(INTERVAL) };
+    const { stdout } = await runCommand(SAMPLE_WORKLOAD, { ...env, MOD_ALLOC_SAMPLE_SEED: "5" });
+    const exact = JSON.parse(stdout) as Record<string, { bytes: number }>;
+    const { data, sites } = nameDhatFile(raw, `${dir}/named.json`);
+    const text = summary("sampled", data, sites, 10, "function");
+    assert.match(text, /exact {2}\d+ allocations, [\d.]+ MiB, \d+ frees/);
+    assert.match(text, /Sampled: one allocation per 512\.0 KiB on average/);
+    assert.match(text, /64\.0 MiB ± 0 B .*one_huge_block/);
+    const leaks = summary("sampled", data, sites, 10, "function", "end");
+    assert.match(leaks, /by bytes live at the end/);
+    assert.match(leaks, /± for live and peak bytes is a bound/);
+    assert.ok(exact.one_huge_block.bytes === 64 << 20);
+    if (hasCommand("go")) {
+      const path = `${dir}/sampled.pb.gz`;
+      await Deno.writeFile(
+        path,
+        encodePprof(sites, { sampleIntervalBytes: data.modAlloc?.sampling?.meanIntervalBytes }),
+      );
+      const output = await new Deno.Command("go", {
+        args: ["tool", "pprof", "-raw", path],
+        stdout: "piped",
+        stderr: "piped",
+      })
+        .output();
+      const raw = new TextDecoder().decode(output.stdout);
+      assert.match(raw, /Period: 524288/);
+      assert.match(raw, /Comment: mod-alloc sampling mode: one allocation sampled per 524288 bytes on average/);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
