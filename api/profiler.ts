@@ -6,7 +6,14 @@
  */
 
 import { loadLibrary } from "../ffi/library.ts";
-import { currentLane, type RawSite, readSites, readThreadNames, setSiteBaseline } from "../ffi/sites.ts";
+import {
+  currentLane,
+  type RawSite,
+  readSampleSettings,
+  readSites,
+  readThreadNames,
+  setSiteBaseline,
+} from "../ffi/sites.ts";
 import type { NativeLibrary } from "../ffi/symbols.ts";
 import type { ScopeStats, ThreadScope } from "../types/alloc_stats.ts";
 import { OptionError, StateError } from "../types/errors.ts";
@@ -435,7 +442,13 @@ export class Profiler implements Disposable {
             "and a thread records call sites for one profiler at a time; stop the first before starting the next.",
         );
       case "read":
-        return buildCallSites(sites.sites, callSitesOptions(options), undefined, readThreadNames(this.#library));
+        return buildCallSites(
+          sites.sites,
+          callSitesOptions(options),
+          undefined,
+          readThreadNames(this.#library),
+          readSampleSettings(this.#library).intervalBytes,
+        );
     }
   }
 }
