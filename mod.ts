@@ -48,6 +48,7 @@ export { formatBytes } from "./api/report.ts";
 export {
   type DhatFile,
   type DhatProgramPoint,
+  type DhatSampling,
   type DhatSite,
   finishDhatFile,
   type FinishDhatOptions,
