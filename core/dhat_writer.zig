@@ -198,7 +198,10 @@ fn writeHeader(out: *Output, totals: Totals, sites_on: bool) void {
     out.text("{\"dhatFileVersion\":2,\"mode\":\"heap\",\"verb\":\"Allocated\",\"bklt\":true,\"bkacc\":false,");
     out.print("\"tu\":\"allocs\",\"Mtu\":\"Mallocs\",\"tuth\":{d},\"cmd\":\"", .{short_lived_allocs});
     escapedFile(out, "/proc/self/cmdline", 4096);
-    out.print("\",\"pid\":{d},\"te\":{d},\"tg\":{d},", .{ linux.getpid(), event_clock.elapsed(), peak.peakTime() });
+    // Sampling mode runs no event clock: the end time is the exact count
+    // of allocation events (what the clock would have reached).
+    const end_time = if (sampler.enabled()) exactAllocCount() else event_clock.elapsed();
+    out.print("\",\"pid\":{d},\"te\":{d},\"tg\":{d},", .{ linux.getpid(), end_time, peak.peakTime() });
     out.print("\"modAlloc\":{{\"format\":1,\"callSites\":{},", .{sites_on});
     out.print("\"totalBlocks\":{d},\"totalBytes\":{d},", .{ totals.events, totals.bytes });
     out.print("\"peakBytes\":{d},\"peakBlocks\":{d},", .{ totals.peak_bytes, totals.peak_blocks });
@@ -220,13 +223,23 @@ fn writeHeader(out: *Output, totals: Totals, sites_on: bool) void {
 fn writeSampling(out: *Output) void {
     const interval = sampler.intervalBytes();
     if (interval == 0) return;
-    var stats: [abi.stats_fields_count]f64 = undefined;
-    var scratch: counters.ThreadCounters = .{};
-    counters.snapshot(.all, &scratch, &stats);
+    const stats = countersNow();
     out.print("\"sampling\":{{\"meanIntervalBytes\":{d},", .{interval});
     out.print("\"exactBlocks\":{d},", .{stats[@intFromEnum(abi.StatsField.alloc_count)]});
     out.print("\"exactBytes\":{d},", .{stats[@intFromEnum(abi.StatsField.total_bytes)]});
     out.print("\"exactFrees\":{d}}},", .{stats[@intFromEnum(abi.StatsField.free_count)]});
+}
+
+/// The all-threads counters now.
+fn countersNow() [abi.stats_fields_count]f64 {
+    var stats: [abi.stats_fields_count]f64 = undefined;
+    var scratch: counters.ThreadCounters = .{};
+    counters.snapshot(.all, &scratch, &stats);
+    return stats;
+}
+
+fn exactAllocCount() u64 {
+    return @intFromFloat(countersNow()[@intFromEnum(abi.StatsField.alloc_count)]);
 }
 
 /// One standard error of a site's estimates (`sampler.Weights`): blocks,
@@ -304,9 +317,7 @@ fn writeFrameTable(out: *Output, frames: *FrameIndex, sites_on: bool) void {
 }
 
 fn totalsNow() Totals {
-    var stats: [abi.stats_fields_count]f64 = undefined;
-    var scratch: counters.ThreadCounters = .{};
-    counters.snapshot(.all, &scratch, &stats);
+    const stats = countersNow();
     const field = struct {
         fn get(values: *const [abi.stats_fields_count]f64, name: abi.StatsField) f64 {
             return values[@intFromEnum(name)];

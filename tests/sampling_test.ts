@@ -4,7 +4,8 @@ import assert from "node:assert/strict";
 import { type DhatFile, nameDhatFile } from "../api/dhat.ts";
 import { encodePprof } from "../api/pprof.ts";
 import { summary } from "../cli/summary.ts";
-import { hasCommand } from "./support/tools.ts";
+import { hasCommand, hasDhView, renderedDom, textOf } from "./support/tools.ts";
+import { dhViewPage } from "./support/dh_view_page.ts";
 import { parseProfileArgs } from "../cli/profile.ts";
 import { UsageError } from "../cli/options.ts";
 import { lastJson, LIBRARY_PATH, runDeno, supportScript } from "./support/child.ts";
@@ -193,4 +194,29 @@ Deno.test("the summary, the leak view and pprof of a sampled run say they are sa
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test({
+  name: "valgrind's dh_view.html loads a sampled file and shows its estimated totals",
+  ignore: !hasCommand("chromium") || !hasDhView(),
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    try {
+      const { data } = await profiled(dir, SAMPLE_WORKLOAD, { MOD_ALLOC_SAMPLE: String(INTERVAL) });
+      const page = await dhViewPage(JSON.stringify(data));
+      const text = textOf(await renderedDom(`file://${page}/index.html`));
+      await Deno.remove(page, { recursive: true });
+      const bytes = data.pps.reduce((total, pp) => total + pp.tb, 0);
+      const blocks = data.pps.reduce((total, pp) => total + pp.tbk, 0);
+      assert.match(
+        text,
+        new RegExp(
+          `Total:\\s+${bytes.toLocaleString("en")} bytes \\(100%.*?in\\s+${blocks.toLocaleString("en")} blocks`,
+        ),
+      );
+      assert.match(text, /one_huge_block \(.*sample_workload\.c:\d+\)/);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });
