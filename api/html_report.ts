@@ -9,12 +9,12 @@
  * @module
  */
 
-import type { DhatFile, DhatSite } from "./dhat.ts";
+import type { DhatFile, DhatSampling, DhatSite } from "./dhat.ts";
 import { escapeHtml, type FlameGraphMeasure, flameGraphSection, type FlameGraphView } from "./flamegraph.ts";
 import { FLAME_GRAPH_STYLE } from "./flamegraph_page.ts";
 import { type GroupBy, groupSites } from "./grouping.ts";
-import { formatBytes } from "./report.ts";
-import { measuredAt, measureWords, SITE_MEASURES, type SiteMeasure } from "./site_measure.ts";
+import { formatBytes, samplingNote } from "./report.ts";
+import { measuredAt, measureWords, SITE_MEASURES, type SiteMeasure, standardErrorAt } from "./site_measure.ts";
 import { type HeldBytes, heldBytesBars, timelineChartSvg } from "./timeline_chart.ts";
 import { timelineOf } from "./timeline.ts";
 
@@ -32,8 +32,8 @@ export interface HtmlReportOptions {
 
 const REPORT_STYLE = `${FLAME_GRAPH_STYLE}
 h1{font-size:20px;margin:0 0 8px}h2{font-size:16px;margin:22px 0 6px}
-#summary{display:grid;grid-template-columns:max-content max-content;gap:2px 18px;margin:0}
-#summary dt{color:#555}#summary dd{margin:0;font-weight:bold}
+#summary,#sampling{display:grid;grid-template-columns:max-content max-content;gap:2px 18px;margin:0}
+#summary dt,#sampling dt{color:#555}#summary dd,#sampling dd{margin:0;font-weight:bold}
 svg.timeline .grid{stroke:#e4e4e4}svg .tick{font:11px sans-serif;fill:#555}
 svg.timeline .area{fill:rgba(78,121,167,.18)}svg.timeline .line{fill:none;stroke:#4e79a7;stroke-width:1.6}
 svg.timeline .peak{fill:#e15759}svg.timeline .end{fill:#555}svg.timeline .peak-label{font:bold 12px sans-serif;fill:#e15759}
@@ -50,18 +50,36 @@ function siteRows(sites: DhatSite[], measure: SiteMeasure) {
     .filter((site) => site.bytes > 0);
 }
 
-function topTable(sites: DhatSite[], measure: SiteMeasure, groupBy: GroupBy, top: number): string {
+function topTable(
+  sites: DhatSite[],
+  measure: SiteMeasure,
+  groupBy: GroupBy,
+  top: number,
+  sampling: DhatSampling | undefined,
+): string {
   const groups = groupSites(siteRows(sites, measure), groupBy, (site) => site.bytes).slice(0, top);
   const rows = groups.map((group, i) => {
     const bytes = group.members.reduce((sum, site) => sum + site.bytes, 0);
     const blocks = group.members.reduce((sum, site) => sum + site.blocks, 0);
-    return `<tr data-bytes="${bytes}" data-blocks="${blocks}"><td>${i + 1}</td><td>${formatBytes(bytes)}</td>` +
+    // Sites are sampled independently: their variances add.
+    const variance = group.members.reduce(
+      (sum, site) => sum + (standardErrorAt(site.pp, measure, sampling) ?? 0) ** 2,
+      0,
+    );
+    const error = sampling === undefined
+      ? ""
+      : `<td data-se="${Math.round(Math.sqrt(variance))}">± ${formatBytes(Math.round(Math.sqrt(variance)))}</td>`;
+    return `<tr data-bytes="${bytes}" data-blocks="${blocks}"><td>${i + 1}</td><td>${formatBytes(bytes)}</td>${error}` +
       `<td>${blocks}</td><td>${group.members.length}</td><td class="label">${escapeHtml(group.label)}</td></tr>`;
   });
   const what = measure === "total" ? "allocations" : "blocks";
-  const empty = rows.length === 0 ? `<tr><td colspan="5" class="label">nothing ${measureWords(measure)}</td></tr>` : "";
-  return `<h2>Top ${groups.length} by bytes ${measureWords(measure)}</h2>
-<table class="top" id="top-${measure}"><tr><th>#</th><th>bytes</th><th>${what}</th><th>sites</th>` +
+  const columns = sampling === undefined ? 5 : 6;
+  const empty = rows.length === 0
+    ? `<tr><td colspan="${columns}" class="label">nothing ${measureWords(measure)}</td></tr>`
+    : "";
+  const errorHeading = sampling === undefined ? "" : `<th>${measure === "total" ? "± 1 s.e." : "± s.e. bound"}</th>`;
+  return `<h2>Top ${groups.length} by bytes ${measureWords(measure)}${sampling === undefined ? "" : " (estimated)"}</h2>
+<table class="top" id="top-${measure}"><tr><th>#</th><th>bytes</th>${errorHeading}<th>${what}</th><th>sites</th>` +
     `<th class="label">${escapeHtml(groupBy === "stack" ? "site" : `grouped by ${groupBy}`)}</th></tr>${
       rows.join("")
     }${empty}</table>`;
@@ -102,7 +120,18 @@ function summaryList(data: DhatFile, sites: DhatSite[]): string {
       ),
       item("sites", "call sites", sites.length, String(sites.length)),
     ].join("")
-  }</dl>`;
+  }</dl>${samplingSummary(totals?.sampling)}`;
+}
+
+/** Sampled profiles: the exact figures beside the estimates, and what the estimates are. */
+function samplingSummary(sampling: DhatSampling | undefined): string {
+  if (sampling === undefined) return "";
+  return `<dl id="sampling"><dt>exact allocations</dt><dd data-field="exactBlocks" data-value="${sampling.exactBlocks}">${sampling.exactBlocks}</dd><dt>exact bytes allocated</dt><dd data-field="exactBytes" data-value="${sampling.exactBytes}">${
+    formatBytes(sampling.exactBytes)
+  }</dd><dt>exact frees</dt><dd>${sampling.exactFrees}</dd></dl>
+<p class="note" id="sampling-note">${escapeHtml(samplingNote(sampling.meanIntervalBytes))} The figures above the ` +
+    `exact ones, the timeline and the tables below are estimates; "± s.e. bound" for live bytes is sqrt(interval × ` +
+    `bytes), the standard error of small blocks.</p>`;
 }
 
 function timelineSection(data: DhatFile, sites: DhatSite[], groupBy: GroupBy): string {
@@ -169,7 +198,9 @@ export function htmlReport(data: DhatFile, sites: DhatSite[], options: HtmlRepor
 <body><h1>mod-alloc: ${escapeHtml(options.title)}</h1>
 ${summaryList(data, sites)}
 ${timelineSection(data, sites, groupBy)}
-<div class="tables">${SITE_MEASURES.map((measure) => topTable(sites, measure, groupBy, top)).join("\n")}</div>
+<div class="tables">${
+    SITE_MEASURES.map((measure) => topTable(sites, measure, groupBy, top, data.modAlloc?.sampling)).join("\n")
+  }</div>
 <h2>Flame graph</h2>
 ${flameGraphSection(measures, options.view ?? "js")}
 </body></html>

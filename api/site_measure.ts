@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { DhatProgramPoint } from "./dhat.ts";
+import type { DhatProgramPoint, DhatSampling } from "./dhat.ts";
 
 /** `"total"`: allocated; `"peak"`: live at the global peak; `"end"`: live at the end. */
 export type SiteMeasure = "total" | "peak" | "end";
@@ -36,4 +36,25 @@ export function measuredAt(pp: DhatProgramPoint, measure: SiteMeasure): { bytes:
  */
 export function measureWords(measure: SiteMeasure): string {
   return measure === "peak" ? "live at the global peak" : measure === "end" ? "live at the end" : "allocated";
+}
+
+/**
+ * One standard error of a sampled program point's bytes under a measure:
+ * the file's own for the total (`tbSe`); for live or peak bytes the bound
+ * sqrt(R x bytes) (each sample adds at most R x its estimate to the
+ * variance: `core/sampler.zig`). Undefined when the profile is not sampled.
+ *
+ * @param pp The program point.
+ * @param measure Which bytes.
+ * @param sampling The file's `modAlloc.sampling`, if any.
+ * @returns The standard error in bytes, or undefined.
+ */
+export function standardErrorAt(
+  pp: DhatProgramPoint,
+  measure: SiteMeasure,
+  sampling: DhatSampling | undefined,
+): number | undefined {
+  if (sampling === undefined) return undefined;
+  if (measure === "total") return pp.tbSe;
+  return Math.sqrt(sampling.meanIntervalBytes * measuredAt(pp, measure).bytes);
 }

@@ -6,12 +6,12 @@
  * @module
  */
 
-import type { DhatFile, DhatSampling, DhatSite } from "../api/dhat.ts";
+import type { DhatFile, DhatSite } from "../api/dhat.ts";
 import { formatBytes, formatTopRows, samplingNote } from "../api/report.ts";
 import { collapsedStacks, flameGraphHtml, type FlameGraphView } from "../api/flamegraph.ts";
 import type { GroupBy } from "../api/grouping.ts";
 import { writeFileSafely } from "../api/safe_file.ts";
-import { measuredAt, measureWords, type SiteMeasure } from "../api/site_measure.ts";
+import { measuredAt, measureWords, type SiteMeasure, standardErrorAt } from "../api/site_measure.ts";
 
 /** The summary of one profile. */
 export function summary(
@@ -45,7 +45,7 @@ export function summary(
       ...site,
       totalBytes: bytes,
       allocCount: blocks,
-      bytesStandardError: standardErrorOf(site, bytes, measure, sampling),
+      bytesStandardError: standardErrorAt(site.pp, measure, sampling),
     };
   }).filter((site) => measure === "total" || site.totalBytes > 0);
   lines.push(...formatTopRows(counted, groupBy, top, measure === "total" ? "bytes" : `bytes ${measureWords(measure)}`));
@@ -57,22 +57,6 @@ export function summary(
     lines.push(`  ${overflow.pp.tbk} allocations did not fit the site table: raise --buckets.`);
   }
   return lines.join("\n");
-}
-
-/**
- * One standard error of a sampled site's bytes: the file's own for the
- * total; for live or peak bytes, its bound sqrt(R x bytes) (each sample
- * adds at most R x its estimate to the variance: core/sampler.zig).
- */
-function standardErrorOf(
-  site: DhatSite,
-  bytes: number,
-  measure: SiteMeasure,
-  sampling: DhatSampling | undefined,
-): number | undefined {
-  if (sampling === undefined) return undefined;
-  if (measure === "total") return site.pp.tbSe;
-  return Math.sqrt(sampling.meanIntervalBytes * bytes);
 }
 
 /**

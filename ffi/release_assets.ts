@@ -24,12 +24,12 @@ export interface ReleaseAsset {
 export const RELEASE_ASSETS: Readonly<Record<string, ReleaseAsset>> = {
   "x86_64-linux-gnu": {
     file: "libmod_alloc-x86_64-linux-gnu.so",
-    sha256: "5a8dc3431784448574bb3fcb9d199d67b779bc7fd12c137cf67238f19bc36d0d",
-    bytes: 189016,
+    sha256: "41edb12c076b71096926c8af7b2665d5a844ddba62116868bbf451e448031950",
+    bytes: 203480,
   },
   "aarch64-linux-gnu": {
     file: "libmod_alloc-aarch64-linux-gnu.so",
-    sha256: "beb16e29d2a5057c57003c8bca8acddac4e2d31d32c6b6549ccdfc2434d5d65b",
-    bytes: 176744,
+    sha256: "8d630782bf68b69a57cc59dfc0d6848351b590a46d2587040f3057c9e30f9a0e",
+    bytes: 190448,
   },
 };

@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { type DhatFile, nameDhatFile } from "../api/dhat.ts";
 import { encodePprof } from "../api/pprof.ts";
 import { summary } from "../cli/summary.ts";
+import { htmlReport } from "../api/html_report.ts";
 import { hasCommand, hasDhView, renderedDom, textOf } from "./support/tools.ts";
 import { dhViewPage } from "./support/dh_view_page.ts";
 import { parseProfileArgs } from "../cli/profile.ts";
@@ -159,7 +160,7 @@ Deno.test("ModAlloc.install({ sampleBytes }) samples call sites in process with 
   assert.match(result.conflict, /already on with other settings or in the other mode/);
 });
 
-Deno.test("the summary, the leak view and pprof of a sampled run say they are sampled and at what rate", async () => {
+Deno.test("the summary, the leak view, the HTML report and pprof of a sampled run say they are sampled and at what rate", async () => {
   const dir = await Deno.makeTempDir();
   try {
     const raw = `${dir}/raw.json`;
@@ -175,6 +176,13 @@ Deno.test("the summary, the leak view and pprof of a sampled run say they are sa
     assert.match(leaks, /by bytes live at the end/);
     assert.match(leaks, /± for live and peak bytes is a bound/);
     assert.ok(exact.one_huge_block.bytes === 64 << 20);
+    const page = htmlReport(data, sites, { title: "sampled", groupBy: "function" });
+    const sampling = data.modAlloc?.sampling;
+    assert.ok(sampling !== undefined);
+    assert.ok(page.includes(`data-field="exactBlocks" data-value="${sampling.exactBlocks}"`));
+    assert.match(page, /<th>± 1 s\.e\.<\/th>/);
+    assert.match(page, /<td data-se="0">± 0 B<\/td><td>1<\/td><td>1<\/td><td class="label">one_huge_block/);
+    assert.match(page, /Sampled: one allocation per 512\.0 KiB on average/);
     if (hasCommand("go")) {
       const path = `${dir}/sampled.pb.gz`;
       await Deno.writeFile(
