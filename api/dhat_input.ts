@@ -57,6 +57,9 @@ export function checkDhatFile(value: unknown, source: string): DhatFile {
       if (point[count] === undefined && data.mode !== "heap") continue;
       if (!isCount(point[count])) throw wrong(`pps[${i}].${count} is not a count`);
     }
+    if (point.site !== undefined && !(Number.isSafeInteger(point.site) && (point.site as number) >= 0)) {
+      throw wrong(`pps[${i}].site is not a row number`);
+    }
     if (!Array.isArray(point.fs)) throw wrong(`pps[${i}].fs is not an array`);
     const badIndex = point.fs.findIndex((index) =>
       !Number.isSafeInteger(index) || index < 0 || index >= (data.ftbl as unknown[]).length

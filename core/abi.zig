@@ -4,10 +4,10 @@
 
 /// Bump on any change to an exported signature, to `StatsField` or to the
 /// site record (4: the thread-name id in a site's last value; 5: the
-/// timeline, `mod_alloc_timeline`).
+/// timeline, `mod_alloc_timeline`; 6: site snapshots in the timeline).
 /// (`abi_skew` is non-zero only in the test copy built to check that the
 /// loader refuses a mismatched library.)
-pub const abi_version: u32 = 5 + @import("build_options").abi_skew;
+pub const abi_version: u32 = 6 + @import("build_options").abi_skew;
 
 /// Order of the f64 values that `mod_alloc_snapshot` writes. f64 because
 /// Deno's FFI returns 64-bit integers as bigint, and counts stay exact in an

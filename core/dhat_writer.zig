@@ -239,7 +239,8 @@ fn writeSites(out: *Output, frames: *FrameIndex) void {
         first = false;
         out.print("\"tb\":{d},\"tbk\":{d},\"tl\":{d},", .{ stats[1], stats[0], stats[8] });
         out.print("\"mb\":{d},\"mbk\":{d},\"gb\":{d},\"gbk\":{d},", .{ stats[4], stats[5], stats[9], stats[10] });
-        out.print("\"eb\":{d},\"ebk\":{d},\"thread\":{d},\"fs\":[", .{ stats[2], stats[3], stats[11] });
+        // "site": the row that `modAlloc.timeline.sites` snapshots name.
+        out.print("\"eb\":{d},\"ebk\":{d},\"thread\":{d},\"site\":{d},\"fs\":[", .{ stats[2], stats[3], stats[11], index });
         if (index == site_table.overflow_site) {
             out.print("{d}", .{frames.get(0)});
         } else for (addresses[0..@intCast(count)], 0..) |address, i| {

@@ -312,6 +312,22 @@ pub fn read(index: u32, lane: ?u8, stats_out: *[stats_values]f64, frames_out: []
     return @intCast(count);
 }
 
+/// Site `index`'s live bytes and blocks summed over its lanes, or null for
+/// an unused index: the one line per lane a history walk touches
+/// (`site_history.zig`), where `read` would touch two and copy frames.
+pub fn liveValues(index: u32) ?[2]i64 {
+    const base = @atomicLoad(?[*]u8, &table, .acquire) orelse return null;
+    if (index >= buckets) return null;
+    const header = headerAt(base, index);
+    if (header.state.load(.acquire) != state_ready) return null;
+    var live: [2]i64 = .{ 0, 0 };
+    for (&header.stats) |*stats| {
+        live[0] +%= stats.current_bytes.load(.monotonic);
+        live[1] +%= stats.current_blocks.load(.monotonic);
+    }
+    return live;
+}
+
 /// One site in a snapshot buffer: its row, frame count, statistics (as
 /// `read` gives them) and `frames_max` frames.
 pub fn snapshotRecordBytes() usize {

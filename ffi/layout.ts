@@ -7,7 +7,7 @@
  */
 
 /** Must equal `abi_version` in `core/abi.zig`. */
-export const ABI_VERSION = 5;
+export const ABI_VERSION = 6;
 
 /** Field order of `mod_alloc_snapshot`'s output, as in `abi.StatsField`. */
 export const STATS_FIELDS = [
