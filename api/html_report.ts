@@ -36,7 +36,8 @@ h1{font-size:20px;margin:0 0 8px}h2{font-size:16px;margin:22px 0 6px}
 #summary{display:grid;grid-template-columns:max-content max-content;gap:2px 18px;margin:0}
 #summary dt{color:#555}#summary dd{margin:0;font-weight:bold}
 svg.timeline .grid{stroke:#e4e4e4}svg .tick{font:11px sans-serif;fill:#555}
-svg.timeline .area{fill:rgba(78,121,167,.18)}svg.timeline .line{fill:none;stroke:#4e79a7;stroke-width:1.6}
+svg.timeline .area{fill:rgba(78,121,167,.18)}svg.timeline .line{fill:none;stroke:#1d2733;stroke-width:1.2}
+svg.timeline .layer{opacity:.8}svg.timeline .snapshot{stroke:#555}
 svg.timeline .peak{fill:#e15759}svg.timeline .end{fill:#555}svg.timeline .peak-label{font:bold 12px sans-serif;fill:#e15759}
 .legend{list-style:none;padding:0;margin:4px 0 0 78px;columns:2;font-size:12px}
 .swatch{display:inline-block;width:10px;height:10px;margin-right:6px}
@@ -131,11 +132,13 @@ function layersNote(layers: SiteLayers | undefined): string {
   }
   const samples = layers.snapshots.filter((snapshot) => snapshot.kind === "sample").length;
   return `<p class="note" id="layers-note">Beneath the line, the sites that held the bytes, grouped as in the tables ` +
-    `(the ${LAYERS_NAMED_MAX} heaviest by their largest share, the rest "other"), from ${samples} snapshots taken ` +
-    `during the run and one each at the peak and at the end (the ticks under the axis; straight lines between ` +
-    `them). A snapshot lists the 16 heaviest sites, each exact as its row of the site table was read; the stack's ` +
-    `height is every site's bytes in that same walk, so it can stand above or below the line by the line's own ` +
-    `error (64 KiB per thread). Between snapshots nothing is known per site.</p>`;
+    `(the ${LAYERS_NAMED_MAX} heaviest groups by their largest share, the rest "other"), from ${samples} ` +
+    `snapshot${samples === 1 ? "" : "s"} taken during the run and one each at the peak and at the end (the ticks ` +
+    `under the axis; straight lines between them: between snapshots nothing is known per site). Snapshots are ` +
+    `spaced so that walking the site table takes at most 2% of the run. A snapshot lists up to ${layers.sitesPerSnapshot} ` +
+    `heaviest sites, each exact as its row of the site table was read; a group holds only its listed sites, ` +
+    `the rest of the walk's sum is "other". The stack's height is every site's bytes in that walk, so it can ` +
+    `stand above or below the line by the line's own error (64 KiB per thread).</p>`;
 }
 
 /**

@@ -105,6 +105,7 @@ export function timelineOf(raw: RawTimeline): Timeline {
     pointsMax: raw.pointsMax,
     skippedSamples: raw.skipped,
     siteSnapshots: siteSnapshotsOf(raw.sites, peak),
+    sitesPerSnapshot: raw.sites?.topMax ?? 0,
   };
 }
 

@@ -29,6 +29,8 @@ export interface SiteLayers {
   /** The named groups, heaviest first (by their largest bytes at a snapshot), then "other". */
   labels: string[];
   snapshots: LayeredSnapshot[];
+  /** The most sites a snapshot lists: the rest of its walk is in "other". */
+  sitesPerSnapshot: number;
 }
 
 /** Groups named in the chart; the rest is "other" (the palette has one colour each). */
@@ -75,6 +77,7 @@ export function siteLayers(timeline: Timeline, sites: DhatSite[], groupBy: Group
     .slice(0, LAYERS_NAMED_MAX);
   return {
     labels: [...order.map((i) => groups[i].label), "other"],
+    sitesPerSnapshot: timeline.sitesPerSnapshot,
     snapshots: snapshots.map((snapshot, s) => {
       const named = order.map((i) => perSnapshot[s][i]);
       const namedBytes = named.reduce((sum, bytes) => sum + bytes, 0);

@@ -14,7 +14,7 @@
 //! 64 + 32k walks). Reads add two more: the sites at the end (a walk at the
 //! read) and at the peak (the site table's at-peak values, `peak.zig`).
 //!
-//! What. A walk reads every row of the site table once (`liveValues`):
+//! What. A walk reads every used row of the site table once (`walkLive`):
 //! each listed site's bytes are its exact live bytes summed over its lanes
 //! at the moment its row was read; a lane written by another thread during
 //! the walk is read before or after that write, so the walk is not one
@@ -232,13 +232,9 @@ noinline fn offerDue(now_events: u64, live_bytes: i64) void {
     state.commit();
 }
 
-/// Every row's live values, once (bounded by the table's `buckets`).
+/// Every used row's live values, once (bounded by the table's `buckets`).
 fn walkLive(snapshot: *Snapshot) void {
-    var row: u32 = 0;
-    while (row < site_table.bucketsCount()) : (row += 1) {
-        const live = site_table.liveValues(row) orelse continue;
-        snapshot.add(row, live);
-    }
+    site_table.walkLive(snapshot, Snapshot.add);
 }
 
 /// The two snapshots a read adds (static, as the kept ones; guarded by the

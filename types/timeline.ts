@@ -92,7 +92,7 @@ export interface SiteSnapshot {
   sitesBytes: number;
   /** The sum of every site's live blocks in the same walk. */
   sitesBlocks: number;
-  /** The heaviest sites, heaviest first (at most 16). */
+  /** The heaviest sites, heaviest first (at most {@linkcode Timeline.sitesPerSnapshot}). */
   top: SiteLive[];
 }
 
@@ -148,4 +148,6 @@ export interface Timeline {
   skippedSamples: number;
   /** Which sites held the bytes over time, in time order (the peak and the end included); empty without call sites. */
   siteSnapshots: SiteSnapshot[];
+  /** The most sites a snapshot lists (0 without call sites). */
+  sitesPerSnapshot: number;
 }
