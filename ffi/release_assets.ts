@@ -24,12 +24,12 @@ export interface ReleaseAsset {
 export const RELEASE_ASSETS: Readonly<Record<string, ReleaseAsset>> = {
   "x86_64-linux-gnu": {
     file: "libmod_alloc-x86_64-linux-gnu.so",
-    sha256: "5a8dc3431784448574bb3fcb9d199d67b779bc7fd12c137cf67238f19bc36d0d",
-    bytes: 189016,
+    sha256: "56d8e67aafb7baa624ba7927b64c7f5bd5cff7c443feb1b92969ec1fdef27805",
+    bytes: 469784,
   },
   "aarch64-linux-gnu": {
     file: "libmod_alloc-aarch64-linux-gnu.so",
-    sha256: "beb16e29d2a5057c57003c8bca8acddac4e2d31d32c6b6549ccdfc2434d5d65b",
-    bytes: 176744,
+    sha256: "320705ab2a182be7ee3e2c088385ce589b809bf2ae3aa1ef907667106a92e981",
+    bytes: 454312,
   },
 };
