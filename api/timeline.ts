@@ -143,7 +143,8 @@ export function rawTimelineProblem(value: unknown): string | undefined {
 }
 
 function isNumbers(value: unknown, length: number): value is number[] {
-  return Array.isArray(value) && value.length === length && value.every((v) => typeof v === "number" && Number.isFinite(v));
+  return Array.isArray(value) && value.length === length &&
+    value.every((v) => typeof v === "number" && Number.isFinite(v));
 }
 
 /** What is wrong with a file's `modAlloc.timeline.sites`, or undefined. */

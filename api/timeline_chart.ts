@@ -85,9 +85,11 @@ function layerParts(
       `<line class="snapshot" x1="${at}" x2="${at}" y1="${y(0).toFixed(1)}" y2="${(y(0) + 5).toFixed(1)}" ` +
         `data-kind="${snapshot.kind}" data-live-bytes="${snapshot.liveBytes}" data-sites-bytes="${snapshot.sitesBytes}" ` +
         `data-layers="${snapshot.bytes.join(",")}"><title>${
-          escapeHtml(`${snapshot.kind === "sample" ? "sites" : `sites at the ${snapshot.kind}`} at ${when}: ${
-            formatBytes(snapshot.sitesBytes)
-          }\n${lines.join("\n")}`)
+          escapeHtml(
+            `${snapshot.kind === "sample" ? "sites" : `sites at the ${snapshot.kind}`} at ${when}: ${
+              formatBytes(snapshot.sitesBytes)
+            }\n${lines.join("\n")}`,
+          )
         }</title></line>`,
     );
   }

@@ -313,7 +313,7 @@ comptime {
 pub fn writeValues(snapshot: *const Snapshot, origin_events: u64, origin_ns: u64, out: *[snapshot_values]f64) void {
     out.* = @splat(0);
     const head = [7]f64{
-        @floatFromInt(@intFromEnum(snapshot.kind)),     @floatFromInt(snapshot.events -| origin_events),
+        @floatFromInt(@backingInt(snapshot.kind)),      @floatFromInt(snapshot.events -| origin_events),
         @floatFromInt(relativeNs(snapshot, origin_ns)), @floatFromInt(snapshot.live_bytes),
         @floatFromInt(snapshot.sites_bytes),            @floatFromInt(snapshot.sites_blocks),
         @floatFromInt(snapshot.count),
@@ -332,7 +332,7 @@ fn relativeNs(snapshot: *const Snapshot, origin_ns: u64) i64 {
 /// Writes `snapshot` as a JSON array through `out` (the DHAT writer's):
 /// [kind, events, wallNs, liveBytes, sitesBytes, sitesBlocks, [[row, bytes, blocks], ...]].
 pub fn writeJson(out: anytype, snapshot: *const Snapshot, origin_events: u64, origin_ns: u64) void {
-    out.print("[{d},{d},{d},{d},", .{ @intFromEnum(snapshot.kind), snapshot.events -| origin_events, relativeNs(snapshot, origin_ns), snapshot.live_bytes });
+    out.print("[{d},{d},{d},{d},", .{ @backingInt(snapshot.kind), snapshot.events -| origin_events, relativeNs(snapshot, origin_ns), snapshot.live_bytes });
     out.print("{d},{d},[", .{ snapshot.sites_bytes, snapshot.sites_blocks });
     for (snapshot.top[0..snapshot.count], 0..) |site, i| {
         out.print("{s}[{d},{d},{d}]", .{ if (i == 0) "" else ",", site.row, site.bytes, site.blocks });

@@ -162,7 +162,8 @@ function largestLayer(snapshot: DrawnSnapshot, labels: string[]): { label: strin
 }
 
 Deno.test({
-  name: "the HTML report stacks the sites that held the bytes: each snapshot's layers make up its walk, and the largest site at the peak is the largest layer there",
+  name:
+    "the HTML report stacks the sites that held the bytes: each snapshot's layers make up its walk, and the largest site at the peak is the largest layer there",
   ignore: !hasCommand("chromium"),
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "mod-alloc-html-layers-" });

@@ -160,7 +160,10 @@ Deno.test("a DHAT file with a malformed timeline is refused with the field named
   assert.doesNotThrow(() => checkDhatFile(withSites(null), "none.json"));
   const cases: [unknown, RegExp][] = [
     [{ ...good, snapshots: [[7, 5, 7, 100, 100, 1, []]] }, /sites\.snapshots\[0\] is not \[kind/],
-    [{ ...good, snapshots: [[0, 5, 7, 100, 100, 1, [[1.5, 100, 1]]]] }, /sites\.snapshots\[0\]\[6\]\[0\] is not \[site/],
+    [
+      { ...good, snapshots: [[0, 5, 7, 100, 100, 1, [[1.5, 100, 1]]]] },
+      /sites\.snapshots\[0\]\[6\]\[0\] is not \[site/,
+    ],
     [{ ...good, snapshots: [[0, 5, 7, 100, 100, 1, "x"]] }, /lists no array of sites/],
     [{ ...good, snapshots: new Array(5000).fill(good.snapshots[0]) }, /sites\.snapshots is not an array of at most/],
     [{ ...good, topMax: -1 }, /sites\.topMax is not a count/],
@@ -168,6 +171,9 @@ Deno.test("a DHAT file with a malformed timeline is refused with the field named
   for (const [sites, message] of cases) {
     assert.throws(() => checkDhatFile(withSites(sites), "bad.json"), message);
   }
-  const badRow = { ...base, pps: [{ tb: 1, tbk: 1, tl: 0, mb: 1, mbk: 1, gb: 0, gbk: 0, eb: 0, ebk: 0, fs: [0], site: "1" }] };
+  const badRow = {
+    ...base,
+    pps: [{ tb: 1, tbk: 1, tl: 0, mb: 1, mbk: 1, gb: 0, gbk: 0, eb: 0, ebk: 0, fs: [0], site: "1" }],
+  };
   assert.throws(() => checkDhatFile(badRow, "row.json"), /pps\[0\]\.site is not a row number/);
 });
