@@ -138,7 +138,12 @@ function layersNote(layers: SiteLayers | undefined): string {
     `spaced so that walking the site table takes at most 2% of the run. A snapshot lists up to ${layers.sitesPerSnapshot} ` +
     `heaviest sites, each exact as its row of the site table was read; a group holds only its listed sites, ` +
     `the rest of the walk's sum is "other". The stack's height is every site's bytes in that walk, so it can ` +
-    `stand above or below the line by the line's own error (64 KiB per thread).</p>`;
+    `stand above or below the line by the line's own error (64 KiB per thread).${
+      layers.walksAbandoned > 0
+        ? ` ${layers.walksAbandoned} snapshot${layers.walksAbandoned === 1 ? " was" : "s were"} given up: the walk ` +
+          `passed 100 ms (a very large site table).`
+        : ""
+    }</p>`;
 }
 
 /**

@@ -106,6 +106,7 @@ export function timelineOf(raw: RawTimeline): Timeline {
     skippedSamples: raw.skipped,
     siteSnapshots: siteSnapshotsOf(raw.sites, peak),
     sitesPerSnapshot: raw.sites?.topMax ?? 0,
+    siteWalksAbandoned: raw.sites?.walksAbandoned ?? 0,
   };
 }
 
@@ -153,6 +154,9 @@ function siteHistoryProblem(value: unknown): string | undefined {
   const history = value as Record<string, unknown>;
   for (const key of ["topMax", "intervalEvents", "walkNsMax"]) {
     if (!isCount(history[key])) return `sites.${key} is not a count`;
+  }
+  if (history.walksAbandoned !== undefined && !isCount(history.walksAbandoned)) {
+    return "sites.walksAbandoned is not a count";
   }
   const snapshots = history.snapshots;
   if (!Array.isArray(snapshots) || snapshots.length > FILE_SNAPSHOTS_MAX) {

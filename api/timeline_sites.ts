@@ -31,6 +31,8 @@ export interface SiteLayers {
   snapshots: LayeredSnapshot[];
   /** The most sites a snapshot lists: the rest of its walk is in "other". */
   sitesPerSnapshot: number;
+  /** Snapshots given up because the walk passed its time limit. */
+  walksAbandoned: number;
 }
 
 /** Groups named in the chart; the rest is "other" (the palette has one colour each). */
@@ -78,6 +80,7 @@ export function siteLayers(timeline: Timeline, sites: DhatSite[], groupBy: Group
   return {
     labels: [...order.map((i) => groups[i].label), "other"],
     sitesPerSnapshot: timeline.sitesPerSnapshot,
+    walksAbandoned: timeline.siteWalksAbandoned,
     snapshots: snapshots.map((snapshot, s) => {
       const named = order.map((i) => perSnapshot[s][i]);
       const namedBytes = named.reduce((sum, bytes) => sum + bytes, 0);

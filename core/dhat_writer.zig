@@ -281,7 +281,7 @@ fn totalsNow() Totals {
     counters.snapshot(.all, &scratch, &stats);
     const field = struct {
         fn get(values: *const [abi.stats_fields_count]f64, name: abi.StatsField) f64 {
-            return values[@intFromEnum(name)];
+            return values[@backingInt(name)];
         }
     }.get;
     var totals: Totals = .{
@@ -334,10 +334,10 @@ var writer_lock: SpinLock = .{};
 /// -EBUSY when this thread is already writing one (a signal arrived
 /// meanwhile): the report under way is the one that counts.
 pub fn write(path_template: [*:0]const u8) i32 {
-    if (writer_lock.heldByCaller()) return -@as(i32, @intFromEnum(linux.E.BUSY));
+    if (writer_lock.heldByCaller()) return -@as(i32, @backingInt(linux.E.BUSY));
     writer_lock.lock();
     defer writer_lock.unlock();
-    const final = expandPath(std.mem.span(path_template), &writer_memory.path) orelse return -@as(i32, @intFromEnum(linux.E.NAMETOOLONG));
+    const final = expandPath(std.mem.span(path_template), &writer_memory.path) orelse return -@as(i32, @backingInt(linux.E.NAMETOOLONG));
     const target = &writer_memory.target;
     const opened = safe_file.open(final, target);
     if (opened != 0) return opened;
@@ -345,7 +345,7 @@ pub fn write(path_template: [*:0]const u8) i32 {
     const sites_on = site_table.enabled();
     var frames = FrameIndex.init(@as(usize, site_table.bucketsCount()) * site_table.framesMax() + 2) orelse {
         _ = safe_file.finish(target, final, false);
-        return -@as(i32, @intFromEnum(linux.E.NOMEM));
+        return -@as(i32, @backingInt(linux.E.NOMEM));
     };
     defer frames.deinit();
     const totals = totalsNow();

@@ -313,14 +313,15 @@ pub fn read(index: u32, lane: ?u8, stats_out: *[stats_values]f64, frames_out: []
 }
 
 /// Calls `visit(context, row, live)` with every used row's live bytes and
-/// blocks summed over its lanes, in row order: the one line per lane a
+/// blocks summed over its lanes, in row order, until it returns false
+/// (then false: the walk stopped early): the one line per lane a
 /// history walk needs (`site_history.zig`), where `read` touches two and
 /// copies frames. Rows whose first page was never written are skipped
 /// unread (mincore, 16 MiB of table per call): reading them would map the
 /// zero page for each, measured at ~20 ms for a fresh 65,536-row table.
 /// Callers serialize (the residency vector is static).
-pub fn walkLive(context: anytype, comptime visit: fn (@TypeOf(context), u32, [2]i64) void) void {
-    const base = @atomicLoad(?[*]u8, &table, .acquire) orelse return;
+pub fn walkLive(context: anytype, comptime visit: fn (@TypeOf(context), u32, [2]i64) bool) bool {
+    const base = @atomicLoad(?[*]u8, &table, .acquire) orelse return true;
     const page_bytes = 4096;
     const Residency = struct {
         var pages: [4096]u8 = undefined;
@@ -345,8 +346,9 @@ pub fn walkLive(context: anytype, comptime visit: fn (@TypeOf(context), u32, [2]
             live[0] +%= stats.current_bytes.load(.monotonic);
             live[1] +%= stats.current_blocks.load(.monotonic);
         }
-        visit(context, row, live);
+        if (!visit(context, row, live)) return false;
     }
+    return true;
 }
 
 /// One site in a snapshot buffer: its row, frame count, statistics (as

@@ -256,12 +256,14 @@ pub const Header = enum(u32) {
     /// (the kept ones, then the peak's and the end's; 0 without call
     /// sites), the slots written (`snapshot_slots`), sites per snapshot
     /// (each snapshot is 7 + 3 x that values), the interval between them
-    /// in events, and the longest walk of the site table in ns.
+    /// in events, the longest walk of the site table in ns, and the walks
+    /// abandoned at `site_history.walk_ns_limit`.
     snapshots_used,
     snapshot_slots,
     snapshot_top_max,
     snapshot_interval_events,
     snapshot_walk_ns_max,
+    snapshot_walks_abandoned,
 };
 
 /// The peak as the counters know it, passed in by the reader.
@@ -344,7 +346,7 @@ pub fn read(now_bytes: i64, now_blocks: i64, peak_now: PeakNow, out: *[values_co
         state.origin_events,           state.origin_ns,
         0,                             snapshot_slots,
         site_history.top_max,          0,
-        0,
+        0,                             0,
     };
     for (values, 0..) |value, i| {
         const signed = switch (@as(Header, @fromBackingInt(@intCast(i)))) {
@@ -378,6 +380,7 @@ fn writeSnapshots(held: site_history.Held, out: *[values_count]f64) void {
     }
     out[@backingInt(Header.snapshot_interval_events)] = @floatFromInt(held.interval_events);
     out[@backingInt(Header.snapshot_walk_ns_max)] = @floatFromInt(held.walk_ns_max);
+    out[@backingInt(Header.snapshot_walks_abandoned)] = @floatFromInt(held.walks_abandoned);
     write(held.at_peak, used, out);
     write(held.end, used + 1, out);
     out[@backingInt(Header.snapshots_used)] = @floatFromInt(used + 2);
@@ -428,7 +431,8 @@ pub fn writeJson(out: anytype, now_bytes: i64, now_blocks: i64, peak_now: PeakNo
 /// writes them, the kept ones first, then the peak's and the end's.
 fn writeSnapshotsJson(out: anytype, held: site_history.Held) void {
     out.print("{{\"topMax\":{d},", .{site_history.top_max});
-    out.print("\"intervalEvents\":{d},\"walkNsMax\":{d},\"snapshots\":[", .{ held.interval_events, held.walk_ns_max });
+    out.print("\"intervalEvents\":{d},\"walkNsMax\":{d},", .{ held.interval_events, held.walk_ns_max });
+    out.print("\"walksAbandoned\":{d},\"snapshots\":[", .{held.walks_abandoned});
     for (held.snapshots) |*snapshot| {
         if (snapshot.events < state.origin_events) continue; // before a reset
         site_history.writeJson(out, snapshot, state.origin_events, state.origin_ns);

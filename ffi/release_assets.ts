@@ -24,12 +24,12 @@ export interface ReleaseAsset {
 export const RELEASE_ASSETS: Readonly<Record<string, ReleaseAsset>> = {
   "x86_64-linux-gnu": {
     file: "libmod_alloc-x86_64-linux-gnu.so",
-    sha256: "56d8e67aafb7baa624ba7927b64c7f5bd5cff7c443feb1b92969ec1fdef27805",
-    bytes: 469784,
+    sha256: "3d4cdd1521230d37c37632fe0315cb874589da72989a090979641ac5082b39f1",
+    bytes: 470936,
   },
   "aarch64-linux-gnu": {
     file: "libmod_alloc-aarch64-linux-gnu.so",
-    sha256: "320705ab2a182be7ee3e2c088385ce589b809bf2ae3aa1ef907667106a92e981",
-    bytes: 454312,
+    sha256: "135b04db12a527b5a2919762033d1c6ef03af77472008e1652ba5df676936c8d",
+    bytes: 455336,
   },
 };

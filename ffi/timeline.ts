@@ -33,6 +33,7 @@ export const TIMELINE_HEADER = [
   "snapshot_top_max",
   "snapshot_interval_events",
   "snapshot_walk_ns_max",
+  "snapshot_walks_abandoned",
 ] as const;
 
 const POINT_VALUES = 4;
@@ -72,6 +73,7 @@ function siteHistory(values: Float64Array, start: number, field: (name: typeof T
     topMax,
     intervalEvents: field("snapshot_interval_events"),
     walkNsMax: field("snapshot_walk_ns_max"),
+    walksAbandoned: field("snapshot_walks_abandoned"),
     snapshots,
   };
   return snapshots.length === 0 ? null : history;

@@ -59,6 +59,8 @@ export interface RawSiteHistory {
   intervalEvents: number;
   /** The longest walk of the site table, in ns. */
   walkNsMax: number;
+  /** Walks abandoned at 100 ms (their snapshots dropped): absent in files of before it was counted. */
+  walksAbandoned?: number;
   /** The kept snapshots in time order, then the peak's and the end's. */
   snapshots: RawSiteSnapshot[];
 }
@@ -150,4 +152,6 @@ export interface Timeline {
   siteSnapshots: SiteSnapshot[];
   /** The most sites a snapshot lists (0 without call sites). */
   sitesPerSnapshot: number;
+  /** Snapshots not taken because walking the site table passed 100 ms (a very large table). */
+  siteWalksAbandoned: number;
 }
