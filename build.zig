@@ -67,6 +67,12 @@ pub fn build(b: *std.Build) void {
     const sample_workload = b.addExecutable(.{ .name = "sample_workload", .root_module = sample_module });
     b.getInstallStep().dependOn(&b.addInstallArtifact(sample_workload, .{ .dest_dir = .{ .override = .{ .custom = "bin/test" } } }).step);
 
+    // Phases of known sites for the timeline's site snapshots: a plain program too.
+    const phases_module = b.createModule(.{ .target = target, .optimize = .debug, .link_libc = true, .omit_frame_pointer = false });
+    phases_module.addCSourceFile(.{ .file = b.path("tests/fixture/timeline_phases.c"), .flags = &.{ "-std=gnu11", "-O1", "-g", "-fno-omit-frame-pointer", "-fno-optimize-sibling-calls", "-fno-builtin", "-Wall", "-Werror" } });
+    const phases = b.addExecutable(.{ .name = "timeline_phases", .root_module = phases_module });
+    b.getInstallStep().dependOn(&b.addInstallArtifact(phases, .{ .dest_dir = .{ .override = .{ .custom = "bin/test" } } }).step);
+
     // Thread-record reproductions (tests/thread_records_test.ts): a plain
     // program that finds the library's functions with dlsym.
     // No UBSan runtime: its 256 KiB of static TLS would not fit the small

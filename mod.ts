@@ -32,7 +32,16 @@
  */
 
 export type { AllocStats, ScopeStats, ThreadScope } from "./types/alloc_stats.ts";
-export type { RawTimeline, Timeline, TimelinePoint } from "./types/timeline.ts";
+export type {
+  RawSiteHistory,
+  RawSiteLive,
+  RawSiteSnapshot,
+  RawTimeline,
+  SiteLive,
+  SiteSnapshot,
+  Timeline,
+  TimelinePoint,
+} from "./types/timeline.ts";
 export { type InstallMode, type InstallOptions, ModAlloc, type SnapshotOptions } from "./api/mod_alloc.ts";
 export type {
   CallSite,

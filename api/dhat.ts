@@ -40,6 +40,8 @@ export interface DhatProgramPoint {
   fs: number[];
   /** The allocating thread's name: an index into `modAlloc.threadNames` (0: unknown). */
   thread?: number;
+  /** The site's row in the library's site table, which `modAlloc.timeline.sites` snapshots name. */
+  site?: number;
   /** Sampling mode: one standard error of `tb` (an estimate then). */
   tbSe?: number;
   /** Sampling mode: one standard error of `tbk`. */

@@ -60,6 +60,9 @@ export function checkDhatFile(value: unknown, source: string): DhatFile {
     for (const error of ["tbSe", "tbkSe"]) {
       if (point[error] !== undefined && !isCount(point[error])) throw wrong(`pps[${i}].${error} is not a count`);
     }
+    if (point.site !== undefined && !(Number.isSafeInteger(point.site) && (point.site as number) >= 0)) {
+      throw wrong(`pps[${i}].site is not a row number`);
+    }
     if (!Array.isArray(point.fs)) throw wrong(`pps[${i}].fs is not an array`);
     const badIndex = point.fs.findIndex((index) =>
       !Number.isSafeInteger(index) || index < 0 || index >= (data.ftbl as unknown[]).length

@@ -1,7 +1,7 @@
 /**
  * One self-contained HTML report of a profile: the summary, live bytes over
- * time with the peak marked (and the sites that held the bytes at the peak
- * and at the end), the top rows by bytes allocated, live at the peak and
+ * time with the peak marked and the sites that held them stacked beneath,
+ * the top rows by bytes allocated, live at the peak and
  * live at the end, and the flame graph of each of the three (all frames or
  * your JS only, upright or inverted). Inline style, data and script: the
  * page fetches nothing.
@@ -15,7 +15,8 @@ import { FLAME_GRAPH_STYLE } from "./flamegraph_page.ts";
 import { type GroupBy, groupSites } from "./grouping.ts";
 import { formatBytes, samplingNote } from "./report.ts";
 import { measuredAt, measureWords, SITE_MEASURES, type SiteMeasure, standardErrorAt } from "./site_measure.ts";
-import { type HeldBytes, heldBytesBars, timelineChartSvg } from "./timeline_chart.ts";
+import { layersLegend, timelineChartSvg } from "./timeline_chart.ts";
+import { LAYERS_NAMED_MAX, type SiteLayers, siteLayers } from "./timeline_sites.ts";
 import { timelineOf } from "./timeline.ts";
 
 /** How the report's rows and flame graph are shaped. */
@@ -35,7 +36,8 @@ h1{font-size:20px;margin:0 0 8px}h2{font-size:16px;margin:22px 0 6px}
 #summary,#sampling{display:grid;grid-template-columns:max-content max-content;gap:2px 18px;margin:0}
 #summary dt,#sampling dt{color:#555}#summary dd,#sampling dd{margin:0;font-weight:bold}
 svg.timeline .grid{stroke:#e4e4e4}svg .tick{font:11px sans-serif;fill:#555}
-svg.timeline .area{fill:rgba(78,121,167,.18)}svg.timeline .line{fill:none;stroke:#4e79a7;stroke-width:1.6}
+svg.timeline .area{fill:rgba(78,121,167,.18)}svg.timeline .line{fill:none;stroke:#1d2733;stroke-width:1.2}
+svg.timeline .layer{opacity:.8}svg.timeline .snapshot{stroke:#555}
 svg.timeline .peak{fill:#e15759}svg.timeline .end{fill:#555}svg.timeline .peak-label{font:bold 12px sans-serif;fill:#e15759}
 .legend{list-style:none;padding:0;margin:4px 0 0 78px;columns:2;font-size:12px}
 .swatch{display:inline-block;width:10px;height:10px;margin-right:6px}
@@ -85,20 +87,6 @@ function topTable(
     }${empty}</table>`;
 }
 
-function sumOf<T>(rows: readonly T[], value: (row: T) => number): number {
-  return rows.reduce((sum, row) => sum + value(row), 0);
-}
-
-/** The bytes each row held at the peak and at the end, heaviest at the peak first. */
-function heldRows(sites: DhatSite[], groupBy: GroupBy): HeldBytes[] {
-  const held = sites.filter((site) => site.pp.gb > 0 || site.pp.eb > 0);
-  return groupSites(held, groupBy, (site) => site.pp.gb + site.pp.eb).map((group) => ({
-    label: group.label,
-    peakBytes: group.members.reduce((sum, site) => sum + site.pp.gb, 0),
-    endBytes: group.members.reduce((sum, site) => sum + site.pp.eb, 0),
-  }));
-}
-
 function summaryList(data: DhatFile, sites: DhatSite[]): string {
   const totals = data.modAlloc;
   const counterPeak = typeof data.modAlloc?.countersPeakBytes === "number"
@@ -145,30 +133,48 @@ function timelineSection(data: DhatFile, sites: DhatSite[], groupBy: GroupBy): s
     ? `<label><input type="radio" name="axis" value="time" checked> wall time</label> <label><input type="radio" ` +
       `name="axis" value="allocations"> allocation clock</label>`
     : "";
-  const held = heldRows(sites, groupBy);
+  const layers = siteLayers(timeline, sites, groupBy);
   return `<h2>Live bytes over time</h2>
 <form id="axis">${clock}</form>
-<div id="charts">${timelineChartSvg(timeline, "time")}${
+<div id="charts">${timelineChartSvg(timeline, "time", layers)}${
     timeline.allocationClock
-      ? timelineChartSvg(timeline, "allocations").replace("<svg ", '<svg style="display:none" ')
+      ? timelineChartSvg(timeline, "allocations", layers).replace("<svg ", '<svg style="display:none" ')
       : ""
   }</div>
+${layers === undefined ? "" : layersLegend(layers)}
 <p class="note">Live bytes of the whole process, sampled whenever a thread's count moved by 64 KiB or 64 blocks ` +
     `(${timeline.byTime.length} points; each the highest sample of ${timeline.msPerPoint.toFixed(3)} ms), so a ` +
     `point is within 64 KiB per thread of the exact sum. The red point is the counters' peak.</p>
-<h2>Which sites held the bytes, at the peak and at the end</h2>
-${
-      held.length === 0
-        ? `<p class="note">No call sites in this profile.</p>`
-        : heldBytesBars(held, Math.max(timeline.peak.bytes, sumOf(held, (row) => row.peakBytes)))
-    }
-<p class="note">The profiler keeps each site's bytes at the peak and at the end, not a history per site: these two ` +
-    `bars are exact at those two moments, and nothing is drawn in between.</p>
+${layersNote(layers, data.modAlloc?.sampling !== undefined)}
 <script>"use strict";
 for (const input of document.querySelectorAll('input[name="axis"]')) input.addEventListener("change", () => {
   for (const svg of document.querySelectorAll("svg.timeline")) svg.style.display = svg.id === "timeline-" + input.value ? "" : "none";
 });
 </script>`;
+}
+
+/** What the stacked layers are, and how exact. */
+function layersNote(layers: SiteLayers | undefined, sampled: boolean): string {
+  if (layers === undefined) {
+    return `<p class="note" id="no-layers">No sites are stacked: this profile has no call sites, or was written by ` +
+      `an older mod-alloc that kept no site snapshots.</p>`;
+  }
+  const samples = layers.snapshots.filter((snapshot) => snapshot.kind === "sample").length;
+  return `<p class="note" id="layers-note">Beneath the line, the sites that held the bytes, grouped as in the tables ` +
+    `(the ${LAYERS_NAMED_MAX} heaviest groups by their largest share, the rest "other"), from ${samples} ` +
+    `snapshot${samples === 1 ? "" : "s"} taken during the run and one each at the peak and at the end (the ticks ` +
+    `under the axis; straight lines between them: between snapshots nothing is known per site). Snapshots are ` +
+    `spaced so that walking the site table takes at most 2% of the run. A snapshot lists up to ${layers.sitesPerSnapshot} ` +
+    `heaviest sites, each exact as its row of the site table was read; a group holds only its listed sites, ` +
+    `the rest of the walk's sum is "other". The stack's height is every site's bytes in that walk, so it can ` +
+    `stand above or below the line by the line's own error (64 KiB per thread).${
+      sampled ? " Sampling mode: each site's bytes are estimates from its samples, as in the tables." : ""
+    }${
+      layers.walksAbandoned > 0
+        ? ` ${layers.walksAbandoned} snapshot${layers.walksAbandoned === 1 ? " was" : "s were"} given up: the walk ` +
+          `passed 100 ms (a very large site table).`
+        : ""
+    }</p>`;
 }
 
 /**

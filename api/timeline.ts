@@ -6,13 +6,44 @@
  * @module
  */
 
-import type { RawTimeline, Timeline, TimelinePoint } from "../types/timeline.ts";
+import type {
+  RawSiteHistory,
+  RawSiteSnapshot,
+  RawTimeline,
+  SiteSnapshot,
+  Timeline,
+  TimelinePoint,
+} from "../types/timeline.ts";
 
 /**
  * Series longer than this in a file are refused: the library writes at
  * most its `pointsMax` (512) points per series.
  */
 const FILE_POINTS_MAX = 1 << 16;
+/**
+ * Site snapshots, and sites per snapshot, beyond these in a file are
+ * refused: the library writes 66 snapshots of 16 sites.
+ */
+const FILE_SNAPSHOTS_MAX = 1 << 12;
+const FILE_TOP_MAX = 1 << 10;
+
+const SNAPSHOT_KINDS: SiteSnapshot["kind"][] = ["sample", "peak", "end"];
+
+/** The public site snapshots, in time order; the peak's is placed where the timeline's peak is. */
+function siteSnapshotsOf(history: RawSiteHistory | null | undefined, peak: TimelinePoint): SiteSnapshot[] {
+  return (history?.snapshots ?? []).map((raw: RawSiteSnapshot): SiteSnapshot => {
+    const kind = SNAPSHOT_KINDS[raw[0]];
+    return {
+      kind,
+      allocations: raw[1],
+      timeMs: kind === "peak" ? peak.timeMs : raw[2] / 1e6,
+      liveBytes: raw[3],
+      sitesBytes: raw[4],
+      sitesBlocks: raw[5],
+      top: raw[6].map(([site, bytes, blocks]) => ({ site, bytes, blocks })),
+    };
+  }).sort((a, b) => a.allocations - b.allocations);
+}
 
 type RawPoint = [number, number, number, number];
 
@@ -73,6 +104,9 @@ export function timelineOf(raw: RawTimeline): Timeline {
     msPerPoint: raw.wallWidthNs / 1e6,
     pointsMax: raw.pointsMax,
     skippedSamples: raw.skipped,
+    siteSnapshots: siteSnapshotsOf(raw.sites, peak),
+    sitesPerSnapshot: raw.sites?.topMax ?? 0,
+    siteWalksAbandoned: raw.sites?.walksAbandoned ?? 0,
   };
 }
 
@@ -105,6 +139,40 @@ export function rawTimelineProblem(value: unknown): string | undefined {
     if (!Array.isArray(points) || points.length > FILE_POINTS_MAX) return `${key} is not an array of points`;
     const bad = points.findIndex((p) => !isPoint(p, 4));
     if (bad >= 0) return `${key}[${bad}] is not [events, wallNs, bytes, blocks]`;
+  }
+  return raw.sites === undefined || raw.sites === null ? undefined : siteHistoryProblem(raw.sites);
+}
+
+function isNumbers(value: unknown, length: number): value is number[] {
+  return Array.isArray(value) && value.length === length &&
+    value.every((v) => typeof v === "number" && Number.isFinite(v));
+}
+
+/** What is wrong with a file's `modAlloc.timeline.sites`, or undefined. */
+function siteHistoryProblem(value: unknown): string | undefined {
+  if (typeof value !== "object" || value === null) return "sites is not an object";
+  const history = value as Record<string, unknown>;
+  for (const key of ["topMax", "intervalEvents", "walkNsMax"]) {
+    if (!isCount(history[key])) return `sites.${key} is not a count`;
+  }
+  if (history.walksAbandoned !== undefined && !isCount(history.walksAbandoned)) {
+    return "sites.walksAbandoned is not a count";
+  }
+  const snapshots = history.snapshots;
+  if (!Array.isArray(snapshots) || snapshots.length > FILE_SNAPSHOTS_MAX) {
+    return `sites.snapshots is not an array of at most ${FILE_SNAPSHOTS_MAX} snapshots`;
+  }
+  const what = "[kind, events, wallNs, liveBytes, sitesBytes, sitesBlocks, [[site, bytes, blocks], ...]]";
+  for (const [i, snapshot] of snapshots.entries()) {
+    if (!Array.isArray(snapshot) || snapshot.length !== 7 || !isNumbers(snapshot.slice(0, 6), 6)) {
+      return `sites.snapshots[${i}] is not ${what}`;
+    }
+    const [kind, events, wallNs] = snapshot as number[];
+    if (![0, 1, 2].includes(kind) || !isCount(events) || wallNs < -1) return `sites.snapshots[${i}] is not ${what}`;
+    const top = snapshot[6];
+    if (!Array.isArray(top) || top.length > FILE_TOP_MAX) return `sites.snapshots[${i}] lists no array of sites`;
+    const bad = top.findIndex((site) => !isNumbers(site, 3) || !Number.isInteger(site[0]) || site[0] < 0);
+    if (bad >= 0) return `sites.snapshots[${i}][6][${bad}] is not [site, bytes, blocks]`;
   }
   return undefined;
 }

@@ -1,9 +1,8 @@
 /**
  * The timeline as an SVG chart (drawn here, no script needed): live bytes
  * over wall time or over the allocation clock, with the peak and the end
- * marked, and the sites that held the bytes at those two moments as
- * stacked bars. The core records per-site values at the peak and at the
- * end only, not a per-site history, so the bars say exactly that.
+ * marked, and the sites that held them stacked beneath the line, from the
+ * timeline's site snapshots (`timeline_sites.ts`).
  *
  * @module
  */
@@ -11,6 +10,7 @@
 import type { Timeline, TimelinePoint } from "../types/timeline.ts";
 import { escapeHtml } from "./flamegraph.ts";
 import { formatBytes } from "./report.ts";
+import type { LayeredSnapshot, SiteLayers } from "./timeline_sites.ts";
 
 /** The axis a chart runs along. */
 export type TimelineAxis = "time" | "allocations";
@@ -47,20 +47,71 @@ function allocationsLabel(count: number): string {
   return count >= 1e6 ? `${(count / 1e6).toFixed(1)}M` : count >= 1e3 ? `${(count / 1e3).toFixed(0)}k` : String(count);
 }
 
+/** A colour per named layer, then "other"'s grey. */
+export const PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7"];
+const OTHER_COLOUR = "#bab0ac";
+
+function layerColour(layers: SiteLayers, index: number): string {
+  return index === layers.labels.length - 1 ? OTHER_COLOUR : PALETTE[index % PALETTE.length];
+}
+
+/**
+ * The stacked layers (heaviest at the bottom, "other" on top) through the
+ * snapshots, straight lines between them, and a tick under each snapshot
+ * whose tooltip lists its layers.
+ */
+function layerParts(
+  layers: SiteLayers,
+  x: (snapshot: LayeredSnapshot) => number,
+  y: (bytes: number) => number,
+  axis: TimelineAxis,
+): string[] {
+  const snapshots = [...layers.snapshots].sort((a, b) => x(a) - x(b));
+  const below = snapshots.map(() => 0);
+  const parts = layers.labels.map((label, layer) => {
+    const lower = snapshots.map((snapshot, i) => `${x(snapshot).toFixed(1)},${y(below[i]).toFixed(1)}`);
+    snapshots.forEach((snapshot, i) => below[i] += snapshot.bytes[layer]);
+    const upper = snapshots.map((snapshot, i) => `${x(snapshot).toFixed(1)},${y(below[i]).toFixed(1)}`);
+    return `<path class="layer" data-layer="${layer}" fill="${layerColour(layers, layer)}" d="M${upper.join(" L")} L${
+      lower.reverse().join(" L")
+    } Z"><title>${escapeHtml(label)}</title></path>`;
+  });
+  for (const snapshot of snapshots) {
+    const at = x(snapshot).toFixed(1);
+    const lines = layers.labels.map((label, layer) => `${formatBytes(snapshot.bytes[layer])} ${label}`)
+      .filter((_, layer) => snapshot.bytes[layer] > 0);
+    const when = axis === "time" ? timeLabel(snapshot.timeMs) : `${allocationsLabel(snapshot.allocations)} allocations`;
+    parts.push(
+      `<line class="snapshot" x1="${at}" x2="${at}" y1="${y(0).toFixed(1)}" y2="${(y(0) + 5).toFixed(1)}" ` +
+        `data-kind="${snapshot.kind}" data-live-bytes="${snapshot.liveBytes}" data-sites-bytes="${snapshot.sitesBytes}" ` +
+        `data-layers="${snapshot.bytes.join(",")}"><title>${
+          escapeHtml(
+            `${snapshot.kind === "sample" ? "sites" : `sites at the ${snapshot.kind}`} at ${when}: ${
+              formatBytes(snapshot.sitesBytes)
+            }\n${lines.join("\n")}`,
+          )
+        }</title></line>`,
+    );
+  }
+  return parts;
+}
+
 /**
  * The live-bytes chart of one axis.
  *
  * @param timeline The timeline.
  * @param axis Wall time or the allocation clock.
+ * @param layers The sites stacked beneath the line, when the timeline has site snapshots.
  * @returns An `<svg>` element with the points' count, the peak's and the
  *   end's bytes in `data-` attributes.
  */
-export function timelineChartSvg(timeline: Timeline, axis: TimelineAxis): string {
+export function timelineChartSvg(timeline: Timeline, axis: TimelineAxis, layers?: SiteLayers): string {
   const points = axis === "time" ? timeline.byTime : timeline.byAllocations;
-  const key = (p: TimelinePoint) => (axis === "time" ? p.timeMs : p.allocations);
+  const key = (p: { timeMs: number; allocations: number }) => (axis === "time" ? p.timeMs : p.allocations);
   const first = key(points[0]);
   const span = Math.max(key(points[points.length - 1]) - first, axis === "time" ? 1 : 1);
-  const top = Math.max(timeline.peak.bytes, 1);
+  const stackTop = Math.max(0, ...(layers?.snapshots ?? []).map((s) => s.bytes.reduce((sum, b) => sum + b, 0)));
+  const top = Math.max(timeline.peak.bytes, stackTop, 1);
   const yStep = byteStep(top / 5);
   const yMax = Math.ceil(top / yStep) * yStep;
   const plotWidth = WIDTH - LEFT - RIGHT;
@@ -87,7 +138,9 @@ export function timelineChartSvg(timeline: Timeline, axis: TimelineAxis): string
   const area = `${line} L${x(points[points.length - 1]).toFixed(1)},${baseline} L${
     x(points[0]).toFixed(1)
   },${baseline} Z`;
-  parts.push(`<path class="area" d="${area}"/>`, `<path class="line" d="${line}"/>`);
+  if (layers === undefined) parts.push(`<path class="area" d="${area}"/>`);
+  else parts.push(...layerParts(layers, (s) => LEFT + ((key(s) - first) / span) * plotWidth, y, axis));
+  parts.push(`<path class="line" d="${line}"/>`);
   const { peak, end } = timeline;
   const when = axis === "time" ? timeLabel(peak.timeMs) : `${allocationsLabel(peak.allocations)} allocations`;
   const peakX = x(peak);
@@ -107,62 +160,21 @@ export function timelineChartSvg(timeline: Timeline, axis: TimelineAxis): string
     }</svg>`;
 }
 
-/** A group of sites and its bytes at the peak and at the end. */
-export interface HeldBytes {
-  label: string;
-  peakBytes: number;
-  endBytes: number;
-}
-
-const PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f"];
-const OTHER_COLOUR = "#bab0ac";
-
 /**
- * Two stacked bars, at the peak and at the end, split by the rows that
- * held the most bytes then; the rest is one grey "other" segment.
+ * The legend of the stacked layers: each named group with its largest
+ * bytes at a snapshot and its bytes at the peak.
  *
- * @param rows Rows with their bytes at the peak and at the end (heaviest first).
- * @param scaleBytes The bytes the full width stands for (the peak).
- * @returns The bars as an `<svg>` and a legend.
+ * @param layers The layers.
+ * @returns A `<ul>`.
  */
-export function heldBytesBars(rows: HeldBytes[], scaleBytes: number): string {
-  const shown = rows.slice(0, PALETTE.length);
-  const other = rows.slice(PALETTE.length);
-  const sum = (list: HeldBytes[], pick: (row: HeldBytes) => number) => list.reduce((s, row) => s + pick(row), 0);
-  const segments = [
-    ...shown.map((row, i) => ({ ...row, colour: PALETTE[i] })),
-    {
-      label: "other",
-      peakBytes: sum(other, (r) => r.peakBytes),
-      endBytes: sum(other, (r) => r.endBytes),
-      colour: OTHER_COLOUR,
-    },
-  ];
-  const plotWidth = WIDTH - LEFT - RIGHT;
-  const scale = Math.max(scaleBytes, 1);
-  const bar = (name: "peak" | "end", row: number) => {
-    let at = LEFT;
-    const boxes = segments.map((segment) => {
-      const bytes = name === "peak" ? segment.peakBytes : segment.endBytes;
-      const width = (bytes / scale) * plotWidth;
-      const box = `<rect x="${at.toFixed(1)}" y="${row * 30 + 4}" width="${
-        width.toFixed(1)
-      }" height="22" fill="${segment.colour}"><title>${escapeHtml(segment.label)}: ${
-        formatBytes(bytes)
-      } live at the ${name}</title></rect>`;
-      at += width;
-      return box;
-    });
-    return `<text class="tick" x="${LEFT - 6}" y="${row * 30 + 20}" text-anchor="end">at ${name}</text>${
-      boxes.join("")
-    }`;
-  };
-  const legend = segments.filter((s) => s.peakBytes > 0 || s.endBytes > 0).map((segment) =>
-    `<li><span class="swatch" style="background:${segment.colour}"></span>${escapeHtml(segment.label)} <small>(${
-      formatBytes(segment.peakBytes)
-    } at the peak, ${formatBytes(segment.endBytes)} at the end)</small></li>`
-  ).join("");
-  return `<svg class="held" width="${WIDTH}" height="64" viewBox="0 0 ${WIDTH} 64">${bar("peak", 0)}${
-    bar("end", 1)
-  }</svg><ul class="legend">${legend}</ul>`;
+export function layersLegend(layers: SiteLayers): string {
+  const atPeak = layers.snapshots.find((snapshot) => snapshot.kind === "peak");
+  const items = layers.labels.map((label, layer) => {
+    const largest = Math.max(...layers.snapshots.map((snapshot) => snapshot.bytes[layer]));
+    const peak = atPeak === undefined ? "" : `, ${formatBytes(atPeak.bytes[layer])} at the peak`;
+    return `<li data-layer="${layer}"><span class="swatch" style="background:${layerColour(layers, layer)}"></span>${
+      escapeHtml(label)
+    } <small>(up to ${formatBytes(largest)}${peak})</small></li>`;
+  });
+  return `<ul class="legend" id="layers-legend">${items.join("")}</ul>`;
 }

@@ -4,8 +4,8 @@
 
 /// Bump on any change to an exported signature, to `StatsField` or to the
 /// site record (4: the thread-name id in a site's last value; 5: the
-/// timeline, `mod_alloc_timeline`; 6: sampling mode's exports and the two
-/// variance values after the thread name).
+/// timeline, `mod_alloc_timeline`; 6: sampling mode's exports, the two
+/// variance values after the thread name, and site snapshots in the timeline).
 /// (`abi_skew` is non-zero only in the test copy built to check that the
 /// loader refuses a mismatched library.)
 pub const abi_version: u32 = 6 + @import("build_options").abi_skew;

@@ -151,7 +151,7 @@ fn addInto(sum: *ThreadCounters, counts: *const ThreadCounters) void {
 }
 
 fn write(out: *[abi.stats_fields_count]f64, field: abi.StatsField, value: anytype) void {
-    out[@intFromEnum(field)] = @floatFromInt(value);
+    out[@backingInt(field)] = @floatFromInt(value);
 }
 
 /// Fills `out` in `abi.StatsField` order: every thread's counts, or those
@@ -230,7 +230,7 @@ pub fn markPeak(scope: abi.Scope, own: *ThreadCounters, out: *[2]f64) void {
 const testing = std.testing;
 
 fn readField(out: *const [abi.stats_fields_count]f64, field: abi.StatsField) f64 {
-    return out[@intFromEnum(field)];
+    return out[@backingInt(field)];
 }
 
 test "realloc growth adds the delta to total bytes and a shrink adds nothing" {

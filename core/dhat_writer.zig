@@ -276,7 +276,8 @@ fn writeSites(out: *Output, frames: *FrameIndex) void {
         first = false;
         out.print("\"tb\":{d},\"tbk\":{d},\"tl\":{d},", .{ stats[1], stats[0], stats[8] });
         out.print("\"mb\":{d},\"mbk\":{d},\"gb\":{d},\"gbk\":{d},", .{ stats[4], stats[5], stats[9], stats[10] });
-        out.print("\"eb\":{d},\"ebk\":{d},\"thread\":{d},", .{ stats[2], stats[3], stats[11] });
+        // "site": the row that `modAlloc.timeline.sites` snapshots name.
+        out.print("\"eb\":{d},\"ebk\":{d},\"thread\":{d},\"site\":{d},", .{ stats[2], stats[3], stats[11], index });
         if (sampler.enabled()) {
             const errors = standardErrors(&stats);
             out.print("\"tbkSe\":{d},\"tbSe\":{d},", .{ errors[0], errors[1] });
@@ -320,7 +321,7 @@ fn totalsNow() Totals {
     const stats = countersNow();
     const field = struct {
         fn get(values: *const [abi.stats_fields_count]f64, name: abi.StatsField) f64 {
-            return values[@intFromEnum(name)];
+            return values[@backingInt(name)];
         }
     }.get;
     var totals: Totals = .{
@@ -373,10 +374,10 @@ var writer_lock: SpinLock = .{};
 /// -EBUSY when this thread is already writing one (a signal arrived
 /// meanwhile): the report under way is the one that counts.
 pub fn write(path_template: [*:0]const u8) i32 {
-    if (writer_lock.heldByCaller()) return -@as(i32, @intFromEnum(linux.E.BUSY));
+    if (writer_lock.heldByCaller()) return -@as(i32, @backingInt(linux.E.BUSY));
     writer_lock.lock();
     defer writer_lock.unlock();
-    const final = expandPath(std.mem.span(path_template), &writer_memory.path) orelse return -@as(i32, @intFromEnum(linux.E.NAMETOOLONG));
+    const final = expandPath(std.mem.span(path_template), &writer_memory.path) orelse return -@as(i32, @backingInt(linux.E.NAMETOOLONG));
     const target = &writer_memory.target;
     const opened = safe_file.open(final, target);
     if (opened != 0) return opened;
@@ -384,7 +385,7 @@ pub fn write(path_template: [*:0]const u8) i32 {
     const sites_on = site_table.enabled();
     var frames = FrameIndex.init(@as(usize, site_table.bucketsCount()) * site_table.framesMax() + 2) orelse {
         _ = safe_file.finish(target, final, false);
-        return -@as(i32, @intFromEnum(linux.E.NOMEM));
+        return -@as(i32, @backingInt(linux.E.NOMEM));
     };
     defer frames.deinit();
     const totals = totalsNow();

@@ -182,7 +182,7 @@ pub fn init() void {
 
 fn execWith(real: ?ExecveFn, file: [*:0]const u8, argv: [*:null]const ?[*:0]const u8, envp: Env) c_int {
     const exec = real orelse {
-        std.c._errno().* = @intFromEnum(linux.E.NOSYS);
+        std.c._errno().* = @backingInt(linux.E.NOSYS);
         return -1;
     };
     var bytes: usize = 0;

@@ -49,7 +49,7 @@ fn handler(signal: linux.SIG) callconv(.c) void {
 }
 
 fn isHandled(signal: c_int) bool {
-    for (handled) |one| if (@as(c_int, @intCast(@intFromEnum(one))) == signal) return true;
+    for (handled) |one| if (@as(c_int, @intCast(@backingInt(one))) == signal) return true;
     return false;
 }
 
@@ -72,7 +72,7 @@ var real_raise: ?RaiseFn = null;
 fn beforeFatalSignal(signal: c_int) void {
     const write_report = on_signal orelse return;
     if (signal <= 0 or !isHandled(signal)) return;
-    const sig: linux.SIG = @enumFromInt(@as(u32, @intCast(signal)));
+    const sig: linux.SIG = @fromBackingInt(@intCast(@as(u32, @intCast(signal))));
     if (isDefault(sig)) writeIgnoring(sig, write_report);
 }
 
@@ -81,7 +81,7 @@ fn beforeFatalSignal(signal: c_int) void {
 pub fn kill(pid: linux.pid_t, signal: c_int) callconv(.c) c_int {
     if (pid == linux.getpid()) beforeFatalSignal(signal);
     if (real_kill) |real| return real(pid, signal);
-    return withErrno(linux.kill(pid, @enumFromInt(@as(u32, @bitCast(signal)))));
+    return withErrno(linux.kill(pid, @fromBackingInt(@intCast(@as(u32, @bitCast(signal))))));
 }
 
 /// libc's `raise`, after the report when the signal is about to kill the
@@ -89,14 +89,14 @@ pub fn kill(pid: linux.pid_t, signal: c_int) callconv(.c) c_int {
 pub fn raise(signal: c_int) callconv(.c) c_int {
     beforeFatalSignal(signal);
     if (real_raise) |real| return real(signal);
-    return withErrno(linux.tgkill(linux.getpid(), linux.gettid(), @enumFromInt(@as(u32, @bitCast(signal)))));
+    return withErrno(linux.tgkill(linux.getpid(), linux.gettid(), @fromBackingInt(@intCast(@as(u32, @bitCast(signal))))));
 }
 
 /// A raw system call's result as libc returns it: 0, or -1 with errno set.
 fn withErrno(result: usize) c_int {
     const e = linux.errno(result);
     if (e == .SUCCESS) return 0;
-    std.c._errno().* = @intFromEnum(e);
+    std.c._errno().* = @backingInt(e);
     return -1;
 }
 

@@ -39,7 +39,7 @@ pub const hook_callconv: std.lang.CallingConvention = switch (@import("builtin")
 };
 
 extern fn __errno_location() callconv(.c) *c_int;
-const enomem: c_int = @intFromEnum(std.os.linux.E.NOMEM);
+const enomem: c_int = @backingInt(std.os.linux.E.NOMEM);
 
 fn isCounting() bool {
     return counting.load(.monotonic);

@@ -59,9 +59,9 @@ pub fn envInteger(comptime name: [:0]const u8, min: u32, max: u32, fallback: u32
     var max_text: [20]u8 = undefined;
     var fallback_text: [20]u8 = undefined;
     warn(&.{
-        "mod-alloc: ",                            name,                              "=\"",
-        text[0..@min(text.len, 40)],              "\" is not a whole number from ",  formatUnsigned(&min_text, min),
-        " to ",                                   formatUnsigned(&max_text, max),    "; using ",
+        "mod-alloc: ",                            name,                             "=\"",
+        text[0..@min(text.len, 40)],              "\" is not a whole number from ", formatUnsigned(&min_text, min),
+        " to ",                                   formatUnsigned(&max_text, max),   "; using ",
         formatUnsigned(&fallback_text, fallback), ".",
     });
     return fallback;

@@ -51,8 +51,8 @@ pub fn posixMemalign(out: *?*anyopaque, alignment: usize, size: usize) c_int {
     }
     // Not reachable with glibc; keep the documented contract anyway.
     const valid = alignment % @sizeOf(usize) == 0 and std.math.isPowerOfTwo(alignment);
-    if (!valid) return @intFromEnum(std.os.linux.E.INVAL);
-    out.* = __libc_memalign(alignment, size) orelse return @intFromEnum(std.os.linux.E.NOMEM);
+    if (!valid) return @backingInt(std.os.linux.E.INVAL);
+    out.* = __libc_memalign(alignment, size) orelse return @backingInt(std.os.linux.E.NOMEM);
     return 0;
 }
 

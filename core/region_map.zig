@@ -17,7 +17,6 @@ const address_bits = 48;
 const regions_count: usize = 1 << (address_bits - region_shift);
 const directory_bytes = regions_count * @sizeOf(usize);
 
-
 pub fn RegionMap(comptime Entry: type) type {
     return struct {
         const Map = @This();

@@ -55,26 +55,26 @@ fn mode() abi.Mode {
 }
 
 export fn mod_alloc_mode() u32 {
-    return @intFromEnum(mode());
+    return @backingInt(mode());
 }
 
 /// Under preload the hooks already see everything: install only turns
 /// counting (back) on. Otherwise it patches the GOT slots of the process.
 export fn mod_alloc_install() i32 {
     if (configuration.isPreloaded()) {
-        if (foreign_allocator.active()) return @intFromEnum(abi.Status.foreign_allocator);
+        if (foreign_allocator.active()) return @backingInt(abi.Status.foreign_allocator);
         const was = hooks.counting.swap(true, .acq_rel);
-        return @intFromEnum(if (was) abi.Status.already_installed else abi.Status.ok);
+        return @backingInt(if (was) abi.Status.already_installed else abi.Status.ok);
     }
-    return @intFromEnum(got_patch.install());
+    return @backingInt(got_patch.install());
 }
 
 export fn mod_alloc_uninstall() i32 {
     if (configuration.isPreloaded()) {
         const was = hooks.counting.swap(false, .acq_rel);
-        return @intFromEnum(if (was) abi.Status.ok else abi.Status.not_installed);
+        return @backingInt(if (was) abi.Status.ok else abi.Status.not_installed);
     }
-    return @intFromEnum(got_patch.uninstall());
+    return @backingInt(got_patch.uninstall());
 }
 
 export fn mod_alloc_counting() u32 {
@@ -82,7 +82,7 @@ export fn mod_alloc_counting() u32 {
 }
 
 fn scopeOf(raw: u32) abi.Scope {
-    return if (raw == @intFromEnum(abi.Scope.current_thread)) .current_thread else .all;
+    return if (raw == @backingInt(abi.Scope.current_thread)) .current_thread else .all;
 }
 
 /// The calling thread's record for an FFI read; a zeroed stand-in when it
@@ -202,7 +202,7 @@ export fn mod_alloc_thread_name(id: u32, out: *[thread_names.name_bytes]u8) i32 
 /// Turns call sites on (once; they cannot be turned off again) with a walk
 /// depth and a site-table size.
 export fn mod_alloc_configure(backtraces: u32, frames: u32, buckets: u32) i32 {
-    return @intFromEnum(configuration.configure(backtraces != 0, frames, buckets));
+    return @backingInt(configuration.configure(backtraces != 0, frames, buckets));
 }
 
 /// The environment's settings: backtraces (0/1), frames, buckets.
@@ -229,7 +229,7 @@ export fn mod_alloc_sites_summary(out: *[site_table.summary_values]f64) void {
     counters.snapshot(.all, &fallback_record.counters, &stats);
     const field = struct {
         fn get(values: *const [abi.stats_fields_count]f64, name: abi.StatsField) i64 {
-            return @intFromFloat(values[@intFromEnum(name)]);
+            return @intFromFloat(values[@backingInt(name)]);
         }
     }.get;
     const peaks = .{ field(&stats, .peak_bytes), field(&stats, .peak_live_count) };
@@ -289,7 +289,6 @@ export fn mod_alloc_write_dhat(path: [*:0]const u8) i32 {
 export fn mod_alloc_patched_slots() u32 {
     return @intCast(got_patch.patchedSlots());
 }
-
 
 comptime {
     @export(&sized_api.alloc, .{ .name = "mod_alloc_alloc" });

@@ -28,11 +28,11 @@ pub const Target = struct {
 };
 
 fn errnoOf(result: usize) i32 {
-    return -@as(i32, @intFromEnum(linux.errno(result)));
+    return -@as(i32, @backingInt(linux.errno(result)));
 }
 
 fn negative(e: linux.E) i32 {
-    return -@as(i32, @intFromEnum(e));
+    return -@as(i32, @backingInt(e));
 }
 
 fn statxOf(path: [*:0]const u8, flags: u32, out: *linux.Statx) linux.E {

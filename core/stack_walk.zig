@@ -200,4 +200,3 @@ test "the live walk from this test reaches at least one caller" {
     const bounds: Bounds = .{ .low = here, .high = mappingEnd(here) };
     try testing.expect(walk(here, bounds, 0, 0, &out, &hash) >= 1);
 }
-

@@ -102,7 +102,7 @@ test "a renamed thread gets another id" {
         fn run(ids: *[2]u16) void {
             const tid = linux.gettid();
             ids[0] = idOfThread(tid);
-            _ = linux.prctl(@intFromEnum(linux.PR.SET_NAME), @intFromPtr("mod-alloc-test"), 0, 0, 0);
+            _ = linux.prctl(@backingInt(linux.PR.SET_NAME), @intFromPtr("mod-alloc-test"), 0, 0, 0);
             ids[1] = idOfThread(tid);
         }
     };

@@ -33,6 +33,7 @@ const linux = std.os.linux;
 const event_clock = @import("event_clock.zig");
 const counters = @import("counters.zig");
 const peak = @import("peak.zig");
+const site_history = @import("site_history.zig");
 
 /// Intervals per series. 512: a chart 1,000 pixels wide gets a point every
 /// two pixels or better, and both series fit in 32 KiB of static memory.
@@ -126,7 +127,7 @@ var state: State = .{};
 
 extern "c" fn clock_gettime(clock: c_int, time: *linux.timespec) c_int;
 
-fn monotonicNs() u64 {
+pub fn monotonicNs() u64 {
     var time: linux.timespec = undefined;
     // CLOCK_MONOTONIC cannot fail with a valid pointer; 0 if it ever does.
     if (clock_gettime(@backingInt(linux.CLOCK.MONOTONIC), &time) != 0) return 0;
@@ -152,6 +153,7 @@ const moved_bytes_min = peak.flush_bytes;
 
 /// Records the folded sums of now. Called from the fold path: never waits.
 pub fn sample(bytes: i64, blocks: i64) void {
+    site_history.offer(bytes);
     const near_last = @abs(bytes -| state.last_bytes.load(.monotonic)) < moved_bytes_min;
     if (near_last and bytes <= state.highest_bytes.load(.monotonic)) return;
     if (!tryLock()) {
@@ -197,6 +199,9 @@ fn sampleLocked(bytes: i64, blocks: i64, events: u64, now_ns: u64) void {
 /// Starts over (after the counters' reset): the peak restarts there too.
 /// Waits for a sampler, which holds the lock for a few hundred nanoseconds.
 pub fn restart() void {
+    // First, and not under this lock: a reader takes the history's lock,
+    // then this one (boundedly).
+    site_history.restart();
     while (!tryLock()) std.atomic.spinLoopHint();
     defer unlock();
     state.started = false;
@@ -210,14 +215,19 @@ pub fn restart() void {
 /// In the child after fork: the thread that held the lock is gone.
 pub fn afterForkChild() void {
     state.busy.store(false, .release);
+    site_history.afterForkChild();
 }
 
 /// f64 values `read` writes before the two series: see `Header`.
 pub const header_values = @typeInfo(Header).@"enum".field_names.len;
 /// Values per point: event time, wall ns, bytes, blocks.
 pub const point_values = 4;
+/// Snapshot slots after the series: the kept ones, the peak's, the end's.
+pub const snapshot_slots = site_history.snapshots_max + 2;
+/// Where the snapshots start in `read`'s output.
+const snapshots_start = header_values + 2 * points_max * point_values;
 /// Everything `read` writes.
-pub const values_count = header_values + 2 * points_max * point_values;
+pub const values_count = snapshots_start + snapshot_slots * site_history.snapshot_values;
 
 /// The header's fields, in order (`ffi/timeline.ts` reads them by name).
 pub const Header = enum(u32) {
@@ -242,6 +252,18 @@ pub const Header = enum(u32) {
     /// The origin on the allocation clock, and in CLOCK_MONOTONIC ns.
     origin_events,
     origin_ns,
+    /// Site snapshots (`site_history.zig`) after the two series: how many
+    /// (the kept ones, then the peak's and the end's; 0 without call
+    /// sites), the slots written (`snapshot_slots`), sites per snapshot
+    /// (each snapshot is 7 + 3 x that values), the interval between them
+    /// in events, the longest walk of the site table in ns, and the walks
+    /// abandoned at `site_history.walk_ns_limit`.
+    snapshots_used,
+    snapshot_slots,
+    snapshot_top_max,
+    snapshot_interval_events,
+    snapshot_walk_ns_max,
+    snapshot_walks_abandoned,
 };
 
 /// The peak as the counters know it, passed in by the reader.
@@ -291,14 +313,26 @@ fn lockForRead() bool {
     return true;
 }
 
-/// Takes a final sample of the exact sums of now, then writes the header
-/// and both series into `out` (see `writeSeries`).
+/// The site history held for a read (`site_history.holdForRead`), taken
+/// before the timeline's lock: the read's walk of the site table takes
+/// milliseconds, and folds would drop their samples meanwhile.
+fn holdSites(now_bytes: i64, peak_now: PeakNow) ?site_history.Held {
+    return site_history.holdForRead(now_bytes, peak_now.events, peak_now.bytes);
+}
+
+/// The peak's wall time, known once the timeline's lock is held (-1: unknown).
+fn placePeak(held: site_history.Held, summary: Summary) void {
+    held.at_peak.wall_ns = if (summary.peak_wall_ns < 0) -1 else @intCast(state.origin_ns + @as(u64, @intCast(summary.peak_wall_ns)));
+}
+
+/// Takes a final sample of the exact sums of now, then writes the header,
+/// both series (see `writeSeries`) and the site snapshots into `out`.
 pub fn read(now_bytes: i64, now_blocks: i64, peak_now: PeakNow, out: *[values_count]f64) void {
-    if (!lockForRead()) {
-        // points_max 0: the reader says the timeline could not be read.
-        @memset(out, 0);
-        return;
-    }
+    // points_max 0 (a lock not taken): the reader says the timeline could not be read.
+    @memset(out, 0);
+    const held = holdSites(now_bytes, peak_now);
+    defer if (held != null) site_history.release();
+    if (!lockForRead()) return;
     defer unlock();
     const summary = finish(now_bytes, now_blocks, peak_now);
     const values = [header_values]u64{
@@ -310,6 +344,9 @@ pub fn read(now_bytes: i64, now_blocks: i64, peak_now: PeakNow, out: *[values_co
         summary.now.events,            summary.now.wall_ns,
         @bitCast(summary.now.bytes),   @bitCast(summary.now.blocks),
         state.origin_events,           state.origin_ns,
+        0,                             snapshot_slots,
+        site_history.top_max,          0,
+        0,                             0,
     };
     for (values, 0..) |value, i| {
         const signed = switch (@as(Header, @fromBackingInt(@intCast(i)))) {
@@ -320,6 +357,33 @@ pub fn read(now_bytes: i64, now_blocks: i64, peak_now: PeakNow, out: *[values_co
     }
     writeSeries(&state.by_events, out[header_values..][0 .. points_max * point_values]);
     writeSeries(&state.by_wall, out[header_values + points_max * point_values ..][0 .. points_max * point_values]);
+    if (held) |sites| {
+        placePeak(sites, summary);
+        writeSnapshots(sites, out);
+    }
+}
+
+/// The kept snapshots, then the peak's and the end's, and their header fields.
+fn writeSnapshots(held: site_history.Held, out: *[values_count]f64) void {
+    const values = site_history.snapshot_values;
+    var used: u32 = 0;
+    const write = struct {
+        fn one(snapshot: *const site_history.Snapshot, slot: u32, all: *[values_count]f64) void {
+            std.debug.assert(slot < snapshot_slots);
+            site_history.writeValues(snapshot, state.origin_events, state.origin_ns, all[snapshots_start + slot * values ..][0..values]);
+        }
+    }.one;
+    for (held.snapshots) |*snapshot| {
+        if (snapshot.events < state.origin_events) continue; // before a reset
+        write(snapshot, used, out);
+        used += 1;
+    }
+    out[@backingInt(Header.snapshot_interval_events)] = @floatFromInt(held.interval_events);
+    out[@backingInt(Header.snapshot_walk_ns_max)] = @floatFromInt(held.walk_ns_max);
+    out[@backingInt(Header.snapshot_walks_abandoned)] = @floatFromInt(held.walks_abandoned);
+    write(held.at_peak, used, out);
+    write(held.end, used + 1, out);
+    out[@backingInt(Header.snapshots_used)] = @floatFromInt(used + 2);
 }
 
 /// Empty intervals between samples are written with bytes -1: the reader
@@ -342,6 +406,8 @@ fn writeSeries(series: *const Series, out: []f64) void {
 /// `modAlloc.timeline`) through `out`, which has `text` and `print` as the
 /// DHAT writer's output does. Empty intervals are left out.
 pub fn writeJson(out: anytype, now_bytes: i64, now_blocks: i64, peak_now: PeakNow) void {
+    const held = holdSites(now_bytes, peak_now);
+    defer if (held != null) site_history.release();
     if (!lockForRead()) return out.text("null");
     defer unlock();
     const summary = finish(now_bytes, now_blocks, peak_now);
@@ -353,7 +419,29 @@ pub fn writeJson(out: anytype, now_bytes: i64, now_blocks: i64, peak_now: PeakNo
     writeSeriesJson(out, &state.by_events);
     out.text(",\"byWall\":");
     writeSeriesJson(out, &state.by_wall);
+    out.text(",\"sites\":");
+    if (held) |sites| {
+        placePeak(sites, summary);
+        writeSnapshotsJson(out, sites);
+    } else out.text("null");
     out.text("}");
+}
+
+/// `modAlloc.timeline.sites`: the snapshots as `site_history.writeJson`
+/// writes them, the kept ones first, then the peak's and the end's.
+fn writeSnapshotsJson(out: anytype, held: site_history.Held) void {
+    out.print("{{\"topMax\":{d},", .{site_history.top_max});
+    out.print("\"intervalEvents\":{d},\"walkNsMax\":{d},", .{ held.interval_events, held.walk_ns_max });
+    out.print("\"walksAbandoned\":{d},\"snapshots\":[", .{held.walks_abandoned});
+    for (held.snapshots) |*snapshot| {
+        if (snapshot.events < state.origin_events) continue; // before a reset
+        site_history.writeJson(out, snapshot, state.origin_events, state.origin_ns);
+        out.text(",");
+    }
+    site_history.writeJson(out, held.at_peak, state.origin_events, state.origin_ns);
+    out.text(",");
+    site_history.writeJson(out, held.end, state.origin_events, state.origin_ns);
+    out.text("]}");
 }
 
 fn writeSeriesJson(out: anytype, series: *const Series) void {

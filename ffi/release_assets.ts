@@ -24,12 +24,12 @@ export interface ReleaseAsset {
 export const RELEASE_ASSETS: Readonly<Record<string, ReleaseAsset>> = {
   "x86_64-linux-gnu": {
     file: "libmod_alloc-x86_64-linux-gnu.so",
-    sha256: "41edb12c076b71096926c8af7b2665d5a844ddba62116868bbf451e448031950",
-    bytes: 203480,
+    sha256: "02ce0c24637ae98db779c6d4d75d72b0c400fa1baa63626368117053631c7fa4",
+    bytes: 485848,
   },
   "aarch64-linux-gnu": {
     file: "libmod_alloc-aarch64-linux-gnu.so",
-    sha256: "8d630782bf68b69a57cc59dfc0d6848351b590a46d2587040f3057c9e30f9a0e",
-    bytes: 190448,
+    sha256: "2e80dcc3ca362eb1fbf293ea886fbd202388f069d4bf0402d6c1ca1337f85530",
+    bytes: 468720,
   },
 };

@@ -1,12 +1,13 @@
 /**
  * Reading the library's timeline (`mod_alloc_timeline`) into the raw shape
  * a DHAT file holds: a header of `core/timeline.zig`'s `Header` fields,
- * then two series of `points_max` points of four values each.
+ * then two series of `points_max` points of four values each, then
+ * `snapshot_slots` site snapshots (`core/site_history.zig`).
  *
  * @module
  */
 
-import type { RawTimeline } from "../types/timeline.ts";
+import type { RawSiteHistory, RawSiteLive, RawSiteSnapshot, RawTimeline } from "../types/timeline.ts";
 import type { NativeLibrary } from "./symbols.ts";
 
 /** `core/timeline.zig`'s `Header`, in order: `tests/abi_test.ts` checks the count against the library. */
@@ -27,6 +28,12 @@ export const TIMELINE_HEADER = [
   "now_blocks",
   "origin_events",
   "origin_ns",
+  "snapshots_used",
+  "snapshot_slots",
+  "snapshot_top_max",
+  "snapshot_interval_events",
+  "snapshot_walk_ns_max",
+  "snapshot_walks_abandoned",
 ] as const;
 
 const POINT_VALUES = 4;
@@ -44,6 +51,34 @@ function series(values: Float64Array, start: number, used: number): Point[] {
   return points;
 }
 
+/** Values of one site snapshot: kind, events, wall ns, live bytes, sites' bytes and blocks, count, then `topMax` x 3. */
+export function snapshotValues(topMax: number): number {
+  return 7 + 3 * topMax;
+}
+
+/** The written site snapshots (none without call sites). */
+function siteHistory(values: Float64Array, start: number, field: (name: typeof TIMELINE_HEADER[number]) => number) {
+  const topMax = field("snapshot_top_max");
+  const size = snapshotValues(topMax);
+  const snapshots: RawSiteSnapshot[] = [];
+  for (let i = 0; i < field("snapshots_used"); i++) {
+    const at = start + i * size;
+    const top: RawSiteLive[] = [];
+    for (let j = 0; j < values[at + 6]; j++) {
+      top.push([values[at + 7 + 3 * j], values[at + 8 + 3 * j], values[at + 9 + 3 * j]]);
+    }
+    snapshots.push([values[at], values[at + 1], values[at + 2], values[at + 3], values[at + 4], values[at + 5], top]);
+  }
+  const history: RawSiteHistory = {
+    topMax,
+    intervalEvents: field("snapshot_interval_events"),
+    walkNsMax: field("snapshot_walk_ns_max"),
+    walksAbandoned: field("snapshot_walks_abandoned"),
+    snapshots,
+  };
+  return snapshots.length === 0 ? null : history;
+}
+
 /**
  * The timeline as of now (the library takes an exact reading first).
  *
@@ -59,6 +94,7 @@ export function readTimeline(library: NativeLibrary): RawTimeline | undefined {
   const pointsMax = field("points_max");
   if (pointsMax === 0) return undefined;
   const eventsStart = TIMELINE_HEADER.length;
+  const snapshotsStart = eventsStart + 2 * pointsMax * POINT_VALUES;
   return {
     pointsMax,
     skipped: field("skipped"),
@@ -68,5 +104,6 @@ export function readTimeline(library: NativeLibrary): RawTimeline | undefined {
     now: [field("now_events"), field("now_wall_ns"), field("now_bytes"), field("now_blocks")],
     byEvents: series(values, eventsStart, field("events_used")),
     byWall: series(values, eventsStart + pointsMax * POINT_VALUES, field("wall_used")),
+    sites: siteHistory(values, snapshotsStart, field),
   };
 }

@@ -15,7 +15,7 @@
 extern "C" {
 #endif
 
-#define MOD_ALLOC_ABI_VERSION 5u
+#define MOD_ALLOC_ABI_VERSION 6u
 
 uint32_t mod_alloc_abi_version(void);
 
@@ -48,7 +48,10 @@ int32_t mod_alloc_thread_name(uint32_t id, char *out /* [16] */);
 /* Memory over time (core/timeline.zig): a header (the fields of its
  * `Header`, the first being points_max), then two series (by allocation
  * events, by wall time) of points_max points of [events, wall ns, bytes,
- * blocks]; bytes -1 marks an empty interval. */
+ * blocks]; bytes -1 marks an empty interval; then snapshot_slots site
+ * snapshots (core/site_history.zig) of [kind, events, wall ns, live bytes,
+ * sites' bytes, sites' blocks, count, then snapshot_top_max x (row, bytes,
+ * blocks)], the first snapshots_used of them written. */
 uint32_t mod_alloc_timeline_values_count(void);
 void mod_alloc_timeline(double *out /* [mod_alloc_timeline_values_count()] */);
 /* Bytes the profiler holds resident. */

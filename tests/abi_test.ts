@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { loadLibrary } from "../ffi/library.ts";
 import { ABI_VERSION, STATS_FIELDS } from "../ffi/layout.ts";
 import { readThreadFigures, SITE_FIELDS, THREAD_FIGURES } from "../ffi/sites.ts";
-import { TIMELINE_HEADER } from "../ffi/timeline.ts";
+import { snapshotValues, TIMELINE_HEADER } from "../ffi/timeline.ts";
 
 Deno.test("the library's ABI version is the one ffi/layout.ts expects", () => {
   assert.equal(loadLibrary().symbols.mod_alloc_abi_version(), ABI_VERSION);
@@ -35,12 +35,15 @@ Deno.test("the thread figures have as many values on both sides, and a counter r
   assert.ok(figures.chunks >= 1);
 });
 
-Deno.test("the timeline's header has as many fields on both sides and the series fill the rest", () => {
+Deno.test("the timeline's header has as many fields on both sides and the series and site snapshots fill the rest", () => {
   const library = loadLibrary();
   const count = library.symbols.mod_alloc_timeline_values_count();
   const values = new Float64Array(count);
   library.symbols.mod_alloc_timeline(values);
   const pointsMax = values[TIMELINE_HEADER.indexOf("points_max")];
   assert.ok(pointsMax >= 16, `points_max ${pointsMax}`);
-  assert.equal(count, TIMELINE_HEADER.length + 2 * pointsMax * 4);
+  const slots = values[TIMELINE_HEADER.indexOf("snapshot_slots")];
+  const topMax = values[TIMELINE_HEADER.indexOf("snapshot_top_max")];
+  assert.ok(slots >= 2 && topMax >= 1, `${slots} snapshot slots of ${topMax} sites`);
+  assert.equal(count, TIMELINE_HEADER.length + 2 * pointsMax * 4 + slots * snapshotValues(topMax));
 });

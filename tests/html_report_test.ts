@@ -121,3 +121,94 @@ Deno.test({
     }
   },
 });
+
+const PHASES = new URL("../zig-out/bin/test/timeline_phases", import.meta.url).pathname;
+
+interface DrawnSnapshot {
+  kind: string;
+  x: number;
+  liveBytes: number;
+  sitesBytes: number;
+  layers: number[];
+}
+
+/** The site snapshots drawn under a chart, in the page's order (by x). */
+function drawnSnapshots(svg: string): DrawnSnapshot[] {
+  return [
+    ...svg.matchAll(
+      /<line class="snapshot" x1="([\d.]+)"[^>]*data-kind="(\w+)" data-live-bytes="(-?\d+)" data-sites-bytes="(-?\d+)" data-layers="([\d,]+)"/g,
+    ),
+  ].map((m) => ({
+    x: Number(m[1]),
+    kind: m[2],
+    liveBytes: Number(m[3]),
+    sitesBytes: Number(m[4]),
+    layers: m[5].split(",").map(Number),
+  }));
+}
+
+/** The legend's label of each layer, in layer order. */
+function layerLabels(dom: string): string[] {
+  const legend = /<ul class="legend" id="layers-legend">([\s\S]*?)<\/ul>/.exec(dom);
+  assert.ok(legend, "no legend of the stacked sites");
+  return [...legend[1].matchAll(/<li data-layer="\d+"><span[^>]*><\/span>(.*?) <small>/g)].map((m) => m[1]);
+}
+
+/** The label of a snapshot's largest layer. */
+function largestLayer(snapshot: DrawnSnapshot, labels: string[]): { label: string; bytes: number } {
+  const named = snapshot.layers.slice(0, -1);
+  const bytes = Math.max(...named);
+  return { label: labels[named.indexOf(bytes)], bytes };
+}
+
+Deno.test({
+  name:
+    "the HTML report stacks the sites that held the bytes: each snapshot's layers make up its walk, and the largest site at the peak is the largest layer there",
+  ignore: !hasCommand("chromium"),
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "mod-alloc-html-layers-" });
+    try {
+      const html = `${dir}/report.html`;
+      const result = await cli(["-o", `${dir}/out.json`, "--html", html, "--", PHASES]);
+      assert.equal(result.code, 0, result.stderr);
+      const data = JSON.parse(await Deno.readTextFile(`${dir}/out.json`)) as DhatFile;
+      const timeline = timelineOf(data.modAlloc!.timeline!);
+      const dom = await renderedDom(`file://${html}`);
+      const svg = /<svg class="timeline" id="timeline-time"[\s\S]*?<\/svg>/.exec(dom);
+      assert.ok(svg, "no timeline chart");
+      const labels = layerLabels(dom);
+      assert.equal(labels[labels.length - 1], "other");
+      // One filled layer per legend entry, the line drawn over them, the peak still marked.
+      assert.equal([...svg[0].matchAll(/<path class="layer" data-layer="\d+"/g)].length, labels.length);
+      assert.match(svg[0], /<path class="layer"[\s\S]*<path class="line"/);
+      assert.match(svg[0], new RegExp(`<circle class="peak"[^>]*data-bytes="${data.modAlloc!.countersPeakBytes}"`));
+      const snapshots = drawnSnapshots(svg[0]);
+      assert.equal(snapshots.length, timeline.siteSnapshots.length);
+      assert.ok(snapshots.some((s) => s.kind === "sample"), "no snapshot taken during the run");
+      for (const snapshot of snapshots) {
+        const named = snapshot.layers.slice(0, -1).reduce((sum, bytes) => sum + bytes, 0);
+        // The named layers are part of the walk's sum; "other" is the rest of it.
+        assert.ok(named <= snapshot.sitesBytes, JSON.stringify(snapshot));
+        assert.equal(named + snapshot.layers[snapshot.layers.length - 1], snapshot.sitesBytes);
+        // One thread: the walk's sum is within one fold (64 KiB) of the timeline's live bytes there.
+        assert.ok(Math.abs(snapshot.sitesBytes - snapshot.liveBytes) < 64 * 1024, JSON.stringify(snapshot));
+      }
+      // tests/fixture/timeline_phases.c: first_phase leads the first snapshot (taken at the first fold
+      // past 1,024 events), second_phase holds 4 MiB at the peak and 1 MiB at the end.
+      const first = snapshots.find((s) => s.kind === "sample")!;
+      assert.match(largestLayer(first, labels).label, /^first_phase /);
+      const atPeak = snapshots.find((s) => s.kind === "peak")!;
+      assert.deepEqual(largestLayer(atPeak, labels), { label: labels[0], bytes: 4 << 20 });
+      assert.match(labels[0], /^second_phase /);
+      assert.equal(atPeak.sitesBytes, data.modAlloc!.peakBytes);
+      const atEnd = snapshots.find((s) => s.kind === "end")!;
+      assert.deepEqual(largestLayer(atEnd, labels), { label: labels[0], bytes: 1 << 20 });
+      assert.equal(atEnd.sitesBytes, data.modAlloc!.endBytes);
+      const steady = labels.findIndex((label) => /^steady /.test(label));
+      assert.ok(steady > 0, labels.join("; "));
+      for (const snapshot of snapshots) assert.equal(snapshot.layers[steady], 128 << 10);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

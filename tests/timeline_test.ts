@@ -60,6 +60,35 @@ Deno.test("the timeline of a Deno program peaks at peakBytes and ends at the liv
   assert.ok(timeline.end.allocations >= timeline.peak.allocations);
 });
 
+Deno.test("with call sites on, the timeline lists the heaviest sites at snapshots, at the peak and at the end", async () => {
+  const result = await runDeno(["--v8-flags=--expose-gc", supportScript("timeline_child.ts"), "sites"]);
+  assert.equal(result.code, 0, result.stderr);
+  const { timeline, peakBytes } = lastJson<ChildReport>(result);
+  assertAgreesWithPeak(timeline, peakBytes);
+  const snapshots = timeline.siteSnapshots;
+  assert.ok(timeline.sitesPerSnapshot >= 16, `${timeline.sitesPerSnapshot} sites per snapshot`);
+  // The kept ones (at most 64), then the peak's and the end's, in time order.
+  assert.ok(snapshots.filter((s) => s.kind === "sample").length <= 64);
+  const atPeak = snapshots.filter((s) => s.kind === "peak");
+  const atEnd = snapshots.filter((s) => s.kind === "end");
+  assert.equal(atPeak.length, 1);
+  assert.equal(atEnd.length, 1);
+  assert.equal(atPeak[0].liveBytes, timeline.peak.bytes);
+  assert.equal(atPeak[0].allocations, timeline.peak.allocations);
+  assert.equal(atEnd[0].liveBytes, timeline.end.bytes);
+  assertOrdered(snapshots as unknown as TimelinePoint[], (p) => p.allocations);
+  for (const snapshot of snapshots) {
+    assert.ok(snapshot.top.length <= timeline.sitesPerSnapshot);
+    for (let i = 1; i < snapshot.top.length; i++) assert.ok(snapshot.top[i].bytes <= snapshot.top[i - 1].bytes);
+    const listed = snapshot.top.reduce((sum, site) => sum + site.bytes, 0);
+    assert.ok(listed <= snapshot.sitesBytes, JSON.stringify(snapshot).slice(0, 400));
+  }
+  // 40 one-MiB blocks at the top: the sites listed at the peak hold them all.
+  assert.ok(atPeak[0].top.reduce((sum, site) => sum + site.bytes, 0) >= 40 << 20, JSON.stringify(atPeak[0].top[0]));
+  // At the end 12 MiB of them are still live.
+  assert.ok(atEnd[0].top.reduce((sum, site) => sum + site.bytes, 0) >= 12 << 20);
+});
+
 Deno.test("reset starts the timeline over: an earlier, higher peak is not in it", async () => {
   const result = await runDeno(["--v8-flags=--expose-gc", supportScript("timeline_child.ts"), "reset"]);
   assert.equal(result.code, 0, result.stderr);
@@ -123,4 +152,28 @@ Deno.test("a DHAT file with a malformed timeline is refused with the field named
     },
   };
   assert.throws(() => checkDhatFile(huge, "huge.json"), /byEvents\[0\] is not/);
+  // Site snapshots: the kind, the rows and the counts are checked, and their number is bounded.
+  const timeline = { ...huge.modAlloc.timeline, byEvents: [] };
+  const withSites = (sites: unknown) => ({ ...base, modAlloc: { timeline: { ...timeline, sites } } });
+  const good = { topMax: 256, intervalEvents: 1024, walkNsMax: 1, snapshots: [[2, 5, 7, 100, 100, 1, [[3, 100, 1]]]] };
+  assert.doesNotThrow(() => checkDhatFile(withSites(good), "good.json"));
+  assert.doesNotThrow(() => checkDhatFile(withSites(null), "none.json"));
+  const cases: [unknown, RegExp][] = [
+    [{ ...good, snapshots: [[7, 5, 7, 100, 100, 1, []]] }, /sites\.snapshots\[0\] is not \[kind/],
+    [
+      { ...good, snapshots: [[0, 5, 7, 100, 100, 1, [[1.5, 100, 1]]]] },
+      /sites\.snapshots\[0\]\[6\]\[0\] is not \[site/,
+    ],
+    [{ ...good, snapshots: [[0, 5, 7, 100, 100, 1, "x"]] }, /lists no array of sites/],
+    [{ ...good, snapshots: new Array(5000).fill(good.snapshots[0]) }, /sites\.snapshots is not an array of at most/],
+    [{ ...good, topMax: -1 }, /sites\.topMax is not a count/],
+  ];
+  for (const [sites, message] of cases) {
+    assert.throws(() => checkDhatFile(withSites(sites), "bad.json"), message);
+  }
+  const badRow = {
+    ...base,
+    pps: [{ tb: 1, tbk: 1, tl: 0, mb: 1, mbk: 1, gb: 0, gbk: 0, eb: 0, ebk: 0, fs: [0], site: "1" }],
+  };
+  assert.throws(() => checkDhatFile(badRow, "row.json"), /pps\[0\]\.site is not a row number/);
 });

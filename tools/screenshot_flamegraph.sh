@@ -3,8 +3,8 @@
 # markdown-it and yaml) and renders two pages of its profile in headless
 # Chromium: the flame graph (the "your JS only" view, zoomed to the stacks
 # with JS of yours) into docs/flamegraph.png (or the path given), and the
-# top of the HTML report (summary, live bytes over time, the sites held at
-# the peak and at the end) into docs/report.png (or the second path given).
+# top of the HTML report (summary, live bytes over time with the sites that
+# held them stacked beneath) into docs/report.png (or the second path given).
 # Usage: bash tools/dev.sh build && bash tools/screenshot_flamegraph.sh [flamegraph.png [report.png]]
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

@@ -33,6 +33,69 @@ export interface RawTimeline {
   byEvents: [number, number, number, number][];
   /** The same samples over wall time. */
   byWall: [number, number, number, number][];
+  /**
+   * Which sites held the live bytes (`core/site_history.zig`); null or
+   * absent without call sites (or in a file of an older mod-alloc).
+   */
+  sites?: RawSiteHistory | null;
+}
+
+/** One site in a snapshot: `[row, bytes, blocks]`; `row` is the site table's, a DHAT program point's `site`. */
+export type RawSiteLive = [number, number, number];
+
+/**
+ * One site snapshot: `[kind, events, wallNs, liveBytes, sitesBytes,
+ * sitesBlocks, top]`, kind 0 a snapshot taken at a fold, 1 the sites at
+ * the peak, 2 at the end; `wallNs` -1 when not known (the peak's, as for
+ * the timeline's peak).
+ */
+export type RawSiteSnapshot = [number, number, number, number, number, number, RawSiteLive[]];
+
+/** The site snapshots of a raw timeline. */
+export interface RawSiteHistory {
+  /** Sites listed per snapshot at most. */
+  topMax: number;
+  /** Allocation events between two snapshots now (it doubles as a run grows). */
+  intervalEvents: number;
+  /** The longest walk of the site table, in ns. */
+  walkNsMax: number;
+  /** Walks abandoned at 100 ms (their snapshots dropped): absent in files of before it was counted. */
+  walksAbandoned?: number;
+  /** The kept snapshots in time order, then the peak's and the end's. */
+  snapshots: RawSiteSnapshot[];
+}
+
+/** One site's share of a {@linkcode SiteSnapshot}. */
+export interface SiteLive {
+  /** The site's row in the library's site table (a DHAT file's `pps[i].site`). */
+  site: number;
+  /** Its live bytes then: exact, summed over its lanes when its row was read. */
+  bytes: number;
+  /** Its live blocks then. */
+  blocks: number;
+}
+
+/**
+ * The heaviest sites at one moment: the profiler walks its site table at
+ * most every `intervalEvents` allocations (64 snapshots kept, the interval
+ * doubling when full), and once more at the peak (the sites' at-peak
+ * values) and at the end.
+ */
+export interface SiteSnapshot {
+  /** `"sample"`: taken during the run; `"peak"`: the sites at the peak; `"end"`: the sites when read. */
+  kind: "sample" | "peak" | "end";
+  /** When, on the allocation clock. */
+  allocations: number;
+  /** When, in milliseconds of wall time (the peak's placed as {@linkcode Timeline.peak}'s). */
+  timeMs: number;
+  /** The timeline's live bytes then (the counters' folded sum, within 64 KiB per thread). */
+  liveBytes: number;
+  /** The sum of every site's live bytes in the same walk: `top` plus everything else. */
+  sitesBytes: number;
+  /** The sum of every site's live blocks in the same walk. */
+  sitesBlocks: number;
+  /** The heaviest sites, heaviest first (at most {@linkcode Timeline.sitesPerSnapshot}). */
+  top: SiteLive[];
 }
 
 /** One point of a {@linkcode Timeline}. */
@@ -85,4 +148,10 @@ export interface Timeline {
   pointsMax: number;
   /** Samples dropped because two threads sampled at once (each still counted in the sums). */
   skippedSamples: number;
+  /** Which sites held the bytes over time, in time order (the peak and the end included); empty without call sites. */
+  siteSnapshots: SiteSnapshot[];
+  /** The most sites a snapshot lists (0 without call sites). */
+  sitesPerSnapshot: number;
+  /** Snapshots not taken because walking the site table passed 100 ms (a very large table). */
+  siteWalksAbandoned: number;
 }

@@ -3,14 +3,15 @@
 // to 40 MiB in 1 MiB blocks, free down to 8 MiB, allocate 4 MiB more; then
 // the timeline and the counters. A process of its own, so no other test's
 // allocations are counted. `reset` first makes and frees a higher peak,
-// then resets.
+// then resets; `sites` turns call sites on.
 import { ModAlloc } from "../../mod.ts";
 import { loadFixture } from "./fixture.ts";
 
 const MIB = 1n << 20n;
-const alloc = ModAlloc.install();
+// `sites`: with call sites on, so the timeline carries site snapshots.
+const alloc = ModAlloc.install({ backtraces: Deno.args.includes("sites") });
 const fixture = loadFixture();
-if (Deno.args[0] === "reset") {
+if (Deno.args.includes("reset")) {
   const before = Array.from({ length: 64 }, () => fixture.fixture_malloc(MIB));
   for (const block of before) fixture.fixture_free(block);
   alloc.reset();
