@@ -9,6 +9,8 @@
 //! Two halves: `small_map.zig` places small blocks by address arithmetic,
 //! lock-free (the hot path); `large_table.zig` hashes the rest under
 //! sharded locks. A free looks in the small map first, then the hash table.
+//! Both keep the size the hook was asked for, never one derived from
+//! glibc's chunk header (which changes under a realloc we did not see).
 //! Times are allocation-event counts (`event_clock.zig`); the small map
 //! keeps their low 40 bits, so a lifetime is taken modulo 2^40 events.
 
@@ -23,9 +25,12 @@ pub const sizeOf = small_map.sizeOf;
 pub const siteOf = small_map.siteOf;
 pub const time_mask = small_map.time_mask;
 
-/// Sizes of 2^40 bytes (1 TiB) or more do not fit an entry; such a block
-/// is forwarded uncounted.
-pub const size_max: u64 = large_table.size_max;
+/// Sizes above 2^40 - 3 bytes (1 TiB) do not fit an entry and its
+/// sentinels; such a block is forwarded uncounted.
+pub const size_max: u64 = small_map.found_size_max;
+comptime {
+    std.debug.assert(size_max <= large_table.size_max);
+}
 
 /// Records a new block. A stale block recorded at the same address (a free
 /// the profiler did not see, e.g. while uninstalled) is returned so the

@@ -1,13 +1,14 @@
 //! The live table's fast half: small blocks, found by address arithmetic.
 //!
-//! Every 16-byte granule of the address space has a 1-byte entry in a
+//! Every 16-byte granule of the address space has a 2-byte entry in a
 //! table mapped lazily per 64 MiB region (a glibc arena heap is 64 MiB, so
-//! a thread's blocks fill its own region). The entry does not hold the size
-//! itself but the block's *slack*: glibc's chunk size (the word before the
-//! block, immutable while the block is live) minus the requested size, at
-//! most 254 for a small block. So `size = chunk - slack` is exact by
-//! construction, whatever glibc's rounding rules are, and an entry fits a
-//! byte.
+//! a thread's blocks fill its own region). The entry holds the block's
+//! requested size + 1 (0 = no block): what the hook itself saw. Nothing
+//! read back at free comes from glibc's chunk header, which changes when a
+//! block is resized where the profiler cannot see it (`realloc(p, 1)` while
+//! uninstalled, or from a module that is not patched): a size derived from
+//! the chunk then went wrong, or wrapped to -1 TiB. The free of such a block
+//! subtracts exactly what its allocation added.
 //!
 //! A block's entry is written only by the thread that allocated it and
 //! cleared only by the thread that frees it, which the program itself
@@ -15,12 +16,11 @@
 //! lock, no read-modify-write, no shared cache line on the hot path. That
 //! is what lets two threads allocate without slowing each other down.
 //!
-//! Memory: 1 byte per 16 bytes of address space *that holds small blocks*,
-//! touched page by page: about chunk/16 bytes per block (2 B for a 32 B
-//! chunk, 17 B for a 272 B one); with call sites on, a side map adds 8
-//! bytes per granule (site id and birth time) in regions that held a block
-//! with a site. Larger blocks and blocks with a larger slack (pvalloc) go
-//! to `large_table.zig`, where a block costs one entry whatever its size.
+//! Memory: 2 bytes per 16 bytes of address space *that holds small blocks*,
+//! touched page by page: about chunk/8 bytes per block (4 B for a 32 B
+//! chunk, 34 B for a 272 B one). Larger blocks and blocks with a call-site
+//! id that does not fit go to `large_table.zig`, where a block costs one
+//! entry whatever its size.
 
 const std = @import("std");
 const RegionMap = @import("region_map.zig").RegionMap;
@@ -29,11 +29,12 @@ const RegionMap = @import("region_map.zig").RegionMap;
 /// blocks are the frequent ones, and packed densely enough that a table
 /// page covers many of them.
 pub const size_max: u64 = 1024;
-/// Largest slack an entry can hold (entry = slack + 1; 0 means empty).
-const slack_max: usize = 254;
 
-/// The slack of each small block (0 = no block, else slack + 1).
-var slack_map: RegionMap(u8) = .{};
+/// The requested size + 1 of each small block (0 = no block).
+var size_map: RegionMap(u16) = .{};
+comptime {
+    std.debug.assert(size_max + 1 <= std.math.maxInt(u16));
+}
 /// With call sites on: each small block's site id (low 24 bits) and
 /// allocation time (high 40 bits, wrapping), 8 bytes per granule, mapped
 /// only for regions that held a block with a site.
@@ -52,8 +53,13 @@ pub const Found = u64;
 pub const none: Found = std.math.maxInt(u64);
 /// `insert` could not place the block here.
 pub const not_placed: Found = none - 1;
+/// Sizes a `Found` can carry: below 2^40 - 2, so that no size with any site
+/// id packs to one of the two sentinels above.
+pub const found_size_max: u64 = (1 << 40) - 3;
 
 pub fn found(size: u64, site: u32) Found {
+    std.debug.assert(size <= found_size_max);
+    std.debug.assert(site <= site_max);
     return size | (@as(u64, site) << 40);
 }
 
@@ -67,25 +73,15 @@ pub fn siteOf(block: Found) u32 {
     return @intCast(block >> 40);
 }
 
-/// glibc's chunk size of a live block: the word before it, without the
-/// three flag bits (PREV_INUSE changes while the block lives; the rest do
-/// not). Only read for blocks glibc just returned or that we recorded.
-fn chunkBytes(address: usize) usize {
-    const header: *const usize = @ptrFromInt(address - @sizeOf(usize));
-    return header.* & ~@as(usize, 7);
-}
-
 /// Records a small block and returns a stale block found at the same
-/// address (a free we never saw; its size is estimated from the new chunk)
-/// or `none`; `not_placed` when it cannot be placed here (odd address,
-/// slack too large, no memory for a table): the caller then uses the hash
-/// table. `site` 0 means none; a block with a site also records `time`.
+/// address (a free we never saw, with the size it was recorded with) or
+/// `none`; `not_placed` when it cannot be placed here (odd address, no
+/// memory for a table): the caller then uses the hash table. `site` 0 means
+/// none; a block with a site also records `time`.
 pub inline fn insert(address: usize, size: u64, site: u32, time: u64) Found {
     std.debug.assert(size <= size_max);
     std.debug.assert(site < 1 << site_bits);
-    const slot = slack_map.slot(address, true) orelse return not_placed;
-    const chunk = chunkBytes(address);
-    if (chunk < size or chunk - size > slack_max) return not_placed;
+    const slot = size_map.slot(address, true) orelse return not_placed;
     // The side entry: a block without a site must not inherit a stale one.
     if (site != 0) {
         const side = side_map.slot(address, true) orelse return not_placed;
@@ -95,26 +91,27 @@ pub inline fn insert(address: usize, size: u64, site: u32, time: u64) Found {
         if (side_map.slot(address, false)) |side| side.store(0, .monotonic);
     }
     const previous = slot.load(.monotonic);
-    slot.store(@intCast(chunk - size + 1), .monotonic);
+    slot.store(@intCast(size + 1), .monotonic);
     if (previous == 0) return none;
-    return found(chunk -| (previous - 1), 0);
+    return found(previous - 1, 0);
 }
 
 /// Removes and returns the block at `address`, or `none`; `time` receives
 /// its allocation time if it has a site (else 0).
 pub inline fn remove(address: usize, time: *u64) Found {
-    const slot = slack_map.slot(address, false) orelse return none;
+    const slot = size_map.slot(address, false) orelse return none;
     const entry = slot.load(.monotonic);
     if (entry == 0) return none;
     slot.store(0, .monotonic);
+    const size: u64 = entry - 1;
+    if (!side_map_used.load(.monotonic)) return size;
     var site: u32 = 0;
-    if (!side_map_used.load(.monotonic)) return found(chunkBytes(address) - (entry - 1), 0);
     if (side_map.slot(address, false)) |side| {
         const value = side.load(.monotonic);
         site = @intCast(value & ((1 << site_bits) - 1));
         time.* = value >> site_bits;
     }
-    return found(chunkBytes(address) - (entry - 1), site);
+    return found(size, site);
 }
 
 /// Allocation times wrap at 40 bits here: lifetimes are taken modulo it.
@@ -122,7 +119,7 @@ pub const time_mask: u64 = (1 << (64 - site_bits)) - 1;
 
 /// Resident bytes of both maps.
 pub fn residentBytes() usize {
-    return slack_map.residentBytes() + side_map.residentBytes();
+    return size_map.residentBytes() + side_map.residentBytes();
 }
 
 const testing = std.testing;
@@ -153,14 +150,31 @@ test "an address that was never recorded is not found" {
     _ = remove(block, &test_time);
 }
 
-test "a misaligned address, an address out of range or a large slack is refused" {
-    var memory: [8192]u8 align(16) = undefined;
+test "a misaligned address or an address out of range is refused" {
+    var memory: [64]u8 align(16) = undefined;
     try testing.expectEqual(not_placed, insert(fakeChunk(&memory, 24, 32), 1, 0, 0));
     try testing.expectEqual(not_placed, insert(1 << 50, 1, 0, 0));
-    try testing.expectEqual(not_placed, insert(fakeChunk(&memory, 16, 4096), 10, 0, 0));
 }
 
-test "a stale entry at a reused address is handed back with its estimated size" {
+test "a block whose chunk was resized unseen is freed with the size it was recorded with" {
+    // realloc(p, 1) while uninstalled shrinks the chunk in place: the size
+    // read back must not come from the new chunk (it wrapped to -1 TiB).
+    var memory: [1024]u8 align(16) = undefined;
+    const block = fakeChunk(&memory, 16, 608);
+    try testing.expectEqual(none, insert(block, 600, 0, 0));
+    _ = fakeChunk(&memory, 16, 32);
+    try testing.expectEqual(@as(u64, 600), sizeOf(remove(block, &test_time)));
+    try testing.expectEqual(none, insert(block, 0, 0, 0));
+    _ = fakeChunk(&memory, 16, 1008);
+    try testing.expectEqual(@as(u64, 0), sizeOf(remove(block, &test_time)));
+}
+
+test "no size and site a Found carries collides with the sentinels" {
+    try testing.expect(found(found_size_max, site_max) < not_placed);
+    try testing.expect(found(size_max, site_max) < not_placed);
+}
+
+test "a stale entry at a reused address is handed back with its recorded size" {
     var memory: [256]u8 align(16) = undefined;
     const block = fakeChunk(&memory, 16, 48);
     try testing.expectEqual(none, insert(block, 30, 0, 0));
