@@ -190,6 +190,66 @@ pub fn intern(frames: []const usize, thread_name: u16) u32 {
     return internHashed(frames, stack_walk.FrameHash.of(frames), thread_name);
 }
 
+/// Threads between claiming an entry and publishing it, and the gate that
+/// stops new claims while a fork is prepared: an entry left `writing` by a
+/// thread that does not exist in the child would stay so for ever, and every
+/// lookup probing past it would spin (see `closeForFork`).
+var writers: std.atomic.Value(u32) = .init(0);
+var fork_gate: std.atomic.Value(bool) = .init(false);
+/// Writers still inside an entry when the fork went ahead (the wait below
+/// timed out): the child must repair their entries.
+var writers_at_fork: u32 = 0;
+
+/// Spins of `closeForFork`'s wait: a write takes well under a microsecond
+/// unless its thread was descheduled; after this the fork goes ahead and
+/// the child repairs (a sweep of the table).
+const fork_wait_spins = 1 << 20;
+
+/// From our fork prepare handler: no new entry is claimed until the parent
+/// or child handler (a thread that would claim one counts its event in the
+/// overflow row instead of waiting), and the writes in progress finish.
+/// The forking thread cannot be a writer: fork is not called from a hook.
+pub fn closeForFork() void {
+    fork_gate.store(true, .seq_cst);
+    var spins: u32 = 0;
+    while (writers.load(.seq_cst) != 0 and spins < fork_wait_spins) : (spins += 1) std.atomic.spinLoopHint();
+    writers_at_fork = writers.load(.seq_cst);
+}
+
+pub fn openAfterFork() void {
+    fork_gate.store(false, .seq_cst);
+}
+
+/// In the child: entries whose writer timed out the wait belong to threads
+/// that do not exist here; they are emptied (nothing was counted in them:
+/// a site's counts start after it is published). Then new sites can be
+/// claimed again.
+pub fn afterForkChild() void {
+    if (writers_at_fork != 0) {
+        if (@atomicLoad(?[*]u8, &table, .acquire)) |base| {
+            for (1..buckets) |index| {
+                const header = headerAt(base, @intCast(index));
+                if (header.state.load(.monotonic) == state_writing) header.state.store(state_empty, .monotonic);
+            }
+        }
+        writers_at_fork = 0;
+    }
+    writers.store(0, .monotonic);
+    openAfterFork();
+}
+
+/// Enters the writers; false while a fork is being prepared.
+fn beginWrite() bool {
+    _ = writers.fetchAdd(1, .seq_cst);
+    if (!fork_gate.load(.seq_cst)) return true;
+    _ = writers.fetchSub(1, .seq_cst);
+    return false;
+}
+
+fn endWrite() void {
+    _ = writers.fetchSub(1, .release);
+}
+
 /// `intern` with the frames' hash already computed (by the walk).
 pub fn internHashed(frames: []const usize, frames_hash: u64, thread_name: u16) u32 {
     const base = @atomicLoad(?[*]u8, &table, .acquire) orelse return overflow_site;
@@ -204,7 +264,9 @@ pub fn internHashed(frames: []const usize, frames_hash: u64, thread_name: u16) u
         const header = headerAt(base, site);
         var state = header.state.load(.acquire);
         if (state == state_empty) {
+            if (!beginWrite()) break;
             if (header.state.cmpxchgStrong(state_empty, state_writing, .acquire, .acquire)) |now| {
+                endWrite();
                 state = now;
             } else {
                 header.hash = hash;
@@ -212,6 +274,7 @@ pub fn internHashed(frames: []const usize, frames_hash: u64, thread_name: u16) u
                 header.frames_count = @intCast(frames.len);
                 @memcpy(framesAt(base, site)[0..frames.len], frames);
                 header.state.store(state_ready, .release);
+                endWrite();
                 _ = used.fetchAdd(1, .monotonic);
                 return site;
             }
@@ -510,4 +573,32 @@ test "a full table folds new sites into the overflow row and keeps every count" 
     summary(.{ 0, 0 }, .{ 0, 0 }, &info);
     try testing.expect(info[1] > 0); // overflow events
     try testing.expect(info[2] >= 1); // distinct sites estimated
+}
+
+/// Empties every entry of the test table (other tests may have filled it).
+fn testClear() void {
+    testEnable();
+    @memset(table.?[entry_bytes .. @as(usize, buckets) * entry_bytes], 0);
+    used.store(0, .monotonic);
+}
+
+test "an entry a vanished thread left half written at fork is emptied in the child and interned once" {
+    testClear();
+    const frames = [_]usize{ 0xf0c4, 0x1 };
+    // A writer that claimed the entry this site hashes to and never
+    // published it (its thread does not exist after the fork).
+    const hash = (stack_walk.FrameHash.of(&frames) ^ (@as(u64, 3) << 48)) | 1;
+    const index: u32 = @intCast(((hash >> 32) * (buckets - 1)) >> 32);
+    const header = headerAt(table.?, index + 1);
+    try testing.expectEqual(state_empty, header.state.load(.monotonic));
+    try testing.expect(beginWrite());
+    header.state.store(state_writing, .monotonic);
+    closeForFork();
+    // While the gate is closed a new site goes to the overflow row.
+    try testing.expectEqual(overflow_site, intern(&.{ 0xf0c4, 0x2 }, 3));
+    afterForkChild();
+    const site = intern(&frames, 3);
+    try testing.expectEqual(index + 1, site);
+    try testing.expectEqual(site, intern(&frames, 3));
+    try testing.expectEqual(state_ready, header.state.load(.monotonic));
 }

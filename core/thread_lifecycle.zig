@@ -20,7 +20,8 @@
 //!   teardown) borrows a record for that one event and gives it back: exact,
 //!   and no record is left behind by a dead thread.
 //! - Fork: the child keeps the forking thread's record and releases every
-//!   other claimed record (their threads do not exist there).
+//!   other claimed record (their threads do not exist there); no call-site
+//!   entry is left half written (`site_table.closeForFork`).
 //! - The main thread's record is never released: it exits with the process.
 //!
 //! A thread-exit mechanism without a key (the DTV, `__cxa_thread_atexit`)
@@ -225,6 +226,7 @@ var word_before_fork: usize = thread_tls.no_record;
 /// this thread is about to hold. Returns the word to give to
 /// `holdPausedWord` once the locks are held.
 pub fn pauseForFork() usize {
+    site_table.closeForFork();
     const word = thread_tls.get();
     thread_tls.set(thread_tls.busy);
     return word;
@@ -239,6 +241,7 @@ pub fn holdPausedWord(word: usize) void {
 /// Last thing in our parent or child handler, after every lock is let go.
 pub fn resumeAfterFork() void {
     thread_tls.set(word_before_fork);
+    site_table.openAfterFork();
 }
 
 /// In the child after fork (the forking thread still paused): its record
@@ -246,6 +249,7 @@ pub fn resumeAfterFork() void {
 /// exist here).
 pub fn afterForkChild() void {
     std.debug.assert(thread_tls.get() == thread_tls.busy);
+    site_table.afterForkChild();
     thread_registry.forceUnlock();
     thread_registry.lock();
     defer thread_registry.unlock();
