@@ -84,6 +84,9 @@ pub fn build(b: *std.Build) void {
     const records_exe = b.addExecutable(.{ .name = "thread_records", .root_module = records_module });
     b.getInstallStep().dependOn(&b.addInstallArtifact(records_exe, .{ .dest_dir = .{ .override = .{ .custom = "bin/test" } } }).step);
 
+    // Call-site walks from fiber and signal stacks (tests/sites_test.ts).
+    b.getInstallStep().dependOn(&b.addInstallArtifact(fiberStacks(b, target, "fiber_stacks"), .{ .dest_dir = .{ .override = .{ .custom = "bin/test" } } }).step);
+
     // The reliability stress program (tests/stress/run.ts).
     const stress_module = b.createModule(.{ .target = target, .optimize = .debug, .link_libc = true, .omit_frame_pointer = false });
     stress_module.addCSourceFile(.{ .file = b.path("tests/fixture/stress.c"), .flags = &.{ "-std=gnu11", "-O1", "-g", "-fno-omit-frame-pointer", "-Wall" } });
@@ -192,6 +195,32 @@ fn addAarch64Steps(b: *std.Build) void {
         run_signals.expectExitCode(0);
         step.dependOn(&run_signals.step);
     }
+    // Walks from a partly unmapped fiber stack and a sigaltstack, through a
+    // data frame pointer (tests/sites_test.ts has the x86_64 runs).
+    const fibers = fiberStacks(b, target, "fiber_stacks_aarch64");
+    const expected = [_][2][]const u8{
+        .{ "stale", "{\"bytesMade\":4850,\"threadAllocCount\":100,\"threadTotalBytes\":4850,\"siteAllocCount\":100}\n" },
+        .{ "altstack", "{\"bytesMade\":9700,\"threadAllocCount\":200,\"threadTotalBytes\":9700,\"siteAllocCount\":200}\n" },
+    };
+    for (expected) |case| {
+        const run_fibers = b.addSystemCommand(&.{ "qemu-aarch64", "-L", sysroot, "-E", "MOD_ALLOC_BACKTRACES=1", "-E" });
+        run_fibers.addPrefixedArtifactArg("LD_PRELOAD=", library);
+        run_fibers.addArtifactArg(fibers);
+        run_fibers.addArg(case[0]);
+        run_fibers.expectStdOutEqual(case[1]);
+        step.dependOn(&run_fibers.step);
+    }
+}
+
+/// The fiber and sigaltstack program: a plain program (no link to the
+/// library), frame pointers kept; no red zone, as its inline assembly
+/// pushes below the stack pointer of a leaf function.
+fn fiberStacks(b: *std.Build, target: std.Build.ResolvedTarget, name: []const u8) *std.Build.Step.Compile {
+    const module = b.createModule(.{ .target = target, .optimize = .debug, .link_libc = true, .omit_frame_pointer = false, .red_zone = false, .sanitize_c = .off });
+    module.addCSourceFile(.{ .file = b.path("tests/fixture/fiber_stacks.c"), .flags = &.{ "-std=gnu11", "-O1", "-fno-omit-frame-pointer", "-fno-builtin", "-Wall", "-Werror" } });
+    module.linkSystemLibrary("pthread", .{});
+    module.linkSystemLibrary("dl", .{});
+    return b.addExecutable(.{ .name = name, .root_module = module });
 }
 
 /// Compile-time options of the core. `under_emulator`: the code runs under

@@ -30,7 +30,7 @@ pub const out_area_values = 16;
 /// `lane` before the thread's first Tier 2 event.
 pub const lane_unassigned: u8 = 0xff;
 
-/// Mapping that held the thread's stack when last resolved: [low, high).
+/// The thread's own stack as `backtrace.zig` verified it: [low, high).
 pub const StackRange = extern struct { low: usize = 0, high: usize = 0 };
 
 /// Set while the thread is inside a hook: a nested call (a signal handler
@@ -55,6 +55,8 @@ sampler: sampler_zig.ThreadSampler = .{},
 name_check_at: u64 = 0,
 clock: event_clock.Local = .{},
 stack: StackRange = .{},
+/// /proc/self/maps look-ups made for `stack` (bounded in `backtrace.zig`).
+stack_lookups: u8 = 0,
 
 /// Registry bookkeeping (owned by `thread_registry.zig`, under its lock).
 next_free: ?*ThreadRecord = null,

@@ -1,8 +1,16 @@
 //! Tier 2 capture inside a hook: walk the caller's frames and intern them
-//! as a site, with the thread's name. The mapping that holds the thread's
-//! stack is resolved from /proc/self/maps when a frame lies outside the one
-//! cached in its record (once per thread, again when its stack grows or it
-//! runs on another stack), never per allocation.
+//! as a site, with the thread's name.
+//!
+//! Stack bounds. The walk may only read memory known to be mapped for the
+//! stack it is on. The record caches the thread's own stack ("home"): the
+//! /proc/self/maps entry that holds the frame and is the main thread's
+//! `[stack]` or holds the thread pointer (glibc puts a thread's TCB at the
+//! top of its stack block, so [frame, thread pointer) is its stack and
+//! nothing merged above it); it lives as long as the thread. A frame on any
+//! other stack (fiber, `sigaltstack`, coroutine) is walked through copies
+//! (`stack_walk.walkCopied`): such stacks may be unmapped or reused while the
+//! thread is away, so no range is cached for them. Look-ups of maps are
+//! bounded per record (`stack_lookups_max`), never one per allocation.
 
 const std = @import("std");
 const elf_dynamic = @import("elf_dynamic.zig");
@@ -11,6 +19,8 @@ const site_table = @import("site_table.zig");
 const stack_walk = @import("stack_walk.zig");
 const thread_names = @import("thread_names.zig");
 const ThreadRecord = @import("ThreadRecord.zig");
+const thread_tls = @import("thread_tls.zig");
+
 /// Our own code: frames in it are not part of a site.
 var own_start: usize = 0;
 var own_end: usize = 0;
@@ -28,7 +38,11 @@ pub fn findOwnRange() void {
     elf_dynamic.forEachModule({}, Find.visit);
 }
 
-const stack_unknown = std.math.maxInt(usize);
+/// Look-ups of /proc/self/maps one record may make: the first capture, and
+/// a few more when the main thread's stack grew past the cached range or
+/// the thread runs on other stacks (each look-up shows whether the frame is
+/// home). Past this, frames off the cached range are walked through copies.
+const stack_lookups_max = 8;
 
 /// Times a stack mapping was looked up in /proc/self/maps: about once per
 /// thread; tests check that it is not once per allocation.
@@ -38,23 +52,31 @@ pub fn stackResolves() u64 {
     return stack_resolves.load(.monotonic);
 }
 
-/// Walk bounds from the frame up to the end of its mapping, as cached in
-/// the record; a frame outside the cached mapping resolves it again.
-fn boundsFor(record: *ThreadRecord, frame: usize) stack_walk.Bounds {
-    if (frame < record.stack.low or frame >= record.stack.high) resolveStack(record, frame);
-    if (record.stack.high == stack_unknown) return .{ .low = frame, .high = 0 };
+/// Walk bounds from the frame up to the end of the thread's own stack, or
+/// null when the frame is on another stack.
+inline fn homeBounds(record: *ThreadRecord, frame: usize) ?stack_walk.Bounds {
+    if (frame -% record.stack.low >= record.stack.high -% record.stack.low) {
+        if (record.stack_lookups >= stack_lookups_max) return null;
+        resolveHome(record, frame);
+        if (frame -% record.stack.low >= record.stack.high -% record.stack.low) return null;
+    }
     return .{ .low = frame, .high = record.stack.high };
 }
 
 /// Not inlined: its 4 KiB read buffer must not sit in the frame of every
 /// capture (threads may run on 16 KiB stacks).
-noinline fn resolveStack(record: *ThreadRecord, frame: usize) void {
+noinline fn resolveHome(record: *ThreadRecord, frame: usize) void {
     @branchHint(.cold);
+    record.stack_lookups += 1;
     _ = stack_resolves.fetchAdd(1, .monotonic);
-    const range = stack_walk.mappingRange(frame);
-    // Unreadable maps: remembered as "unknown" (no frames are walked)
-    // rather than read again on every allocation.
-    record.stack = if (range[1] == 0) .{ .low = 0, .high = stack_unknown } else .{ .low = range[0], .high = range[1] };
+    const mapping = stack_walk.mappingOf(frame);
+    if (mapping.end == 0) return;
+    const thread_pointer = thread_tls.threadPointer();
+    if (mapping.main_stack) {
+        record.stack = .{ .low = mapping.start, .high = mapping.end };
+    } else if (thread_pointer > frame and thread_pointer < mapping.end) {
+        record.stack = .{ .low = mapping.start, .high = thread_pointer };
+    }
 }
 
 /// Reads the thread's name again when its allocation count reaches the
@@ -77,8 +99,11 @@ pub noinline fn captureSite(record: *ThreadRecord, hook_frame: usize) u32 {
     // The hook's frame lies above ours on this stack; anything else (a
     // frameless hook) starts from here.
     const frame = if (hook_frame > here and hook_frame - here < 64 * 1024) hook_frame else here;
-    const bounds = boundsFor(record, frame);
     var hash: stack_walk.FrameHash = .{};
-    const count = stack_walk.walk(frame, bounds, own_start, own_end, frames[0..site_table.framesMax()], &hash);
+    const out = frames[0..site_table.framesMax()];
+    const count = if (homeBounds(record, frame)) |bounds|
+        stack_walk.walk(frame, bounds, own_start, own_end, out, &hash)
+    else
+        stack_walk.walkCopied(frame, own_start, own_end, out, &hash);
     return site_table.internHashed(frames[0..count], hash.finish(count), record.name_id) + 1;
 }

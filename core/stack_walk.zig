@@ -1,12 +1,21 @@
 //! Frame-pointer stack walking (x86_64, aarch64), safe inside a malloc
-//! hook: no allocation, no lock, no unwinder. Each frame record is read only
-//! after its address is checked against the calling thread's stack bounds,
-//! its alignment and upward growth, so a frame without a frame pointer (its
-//! register holding anything) ends the walk instead of faulting.
+//! hook: no allocation, no lock, no unwinder. Two walks:
+//!
+//! - `walk`, on the thread's own stack, whose mapping the caller verified
+//!   (`backtrace.zig`): each frame record is read only after its address is
+//!   checked against those bounds, its alignment and upward growth, so a
+//!   frame without a frame pointer (its register holding anything) ends the
+//!   walk instead of faulting.
+//! - `walkCopied`, on any other stack (a fiber, a `sigaltstack`, a
+//!   coroutine or Wasm stack): such memory may be unmapped or reused while
+//!   the thread is away from it, so no cached range is trusted there. Frame
+//!   records are read through `process_vm_readv` on the process itself,
+//!   which returns what it could read instead of faulting.
 
 const std = @import("std");
 const builtin = @import("builtin");
 const linux = std.os.linux;
+const pages = @import("pages.zig");
 
 /// Frames to walk past the ones we keep, at most, so that a long run of
 /// skipped frames (our own) cannot loop for ever.
@@ -91,34 +100,102 @@ pub inline fn framePointer() usize {
     return @frameAddress();
 }
 
-/// The upper end of the mapping that holds `address` (0 when unknown).
-pub fn mappingEnd(address: usize) usize {
-    return mappingRange(address)[1];
+/// Bytes of stack copied per `process_vm_readv` in `walkCopied`: a dozen
+/// typical C frames, small enough for a 16 KiB signal stack.
+const window_bytes = 1024;
+/// `process_vm_readv` moves whole iovecs or nothing: windows are cut at
+/// this boundary so a read stops at the first unreadable page (4 KiB is the
+/// smallest page size of both targets; larger pages only mean more cuts).
+const cut_bytes = 4096;
+
+/// Copies up to `out.len` words of this process's memory from `address`,
+/// stopping at the first page that cannot be read. Returns the words copied.
+fn copyOwn(pid: linux.pid_t, address: usize, out: []usize) usize {
+    const bytes = out.len * @sizeOf(usize);
+    const first = @min(bytes, cut_bytes - address % cut_bytes);
+    const local = [_]std.posix.iovec{.{ .base = @ptrCast(out.ptr), .len = bytes }};
+    const remote = [_]std.posix.iovec_const{
+        .{ .base = @ptrFromInt(address), .len = first },
+        .{ .base = @ptrFromInt(address + first), .len = bytes - first },
+    };
+    const count: usize = if (first == bytes) 1 else 2;
+    const got = linux.process_vm_readv(pid, &local, remote[0..count], 0);
+    if (linux.errno(got) != .SUCCESS) return 0;
+    return got / @sizeOf(usize);
 }
 
-/// The mapping [start, end) that holds `address`, read from
-/// /proc/self/maps with raw system calls and a stack buffer (no libc, no
-/// allocation). {0, 0} when it cannot be read.
-pub fn mappingRange(address: usize) [2]usize {
+/// `walk` for a stack whose mapping is not verified: `start` is the
+/// hook's own frame (live, so read directly); every record above it is read
+/// from a copy. Where `process_vm_readv` is refused (seccomp, an emulator
+/// without it) only the hook's caller is found.
+pub fn walkCopied(start: usize, skip_start: usize, skip_end: usize, out: []usize, hash: *FrameHash) usize {
+    if (start % @alignOf(usize) != 0 or out.len == 0) return 0;
+    const pid = linux.getpid();
+    var window: [window_bytes / @sizeOf(usize)]usize = undefined;
+    var window_start: usize = 0;
+    var window_words: usize = 0;
+    const first: *const [2]usize = @ptrFromInt(start);
+    var record: [2]usize = first.*;
+    var frame = start;
+    var count: usize = 0;
+    var steps: usize = 0;
+    while (count < out.len and steps < walk_limit) : (steps += 1) {
+        const next = record[0];
+        const return_address = record[1] & address_mask;
+        if (return_address == 0) break;
+        if (return_address -% skip_start >= skip_end -% skip_start) {
+            out[count] = return_address;
+            hash.add(return_address);
+            count += 1;
+        }
+        if (next <= frame or next % @alignOf(usize) != 0 or next > std.math.maxInt(usize) - window_bytes) break;
+        frame = next;
+        var offset = (frame -% window_start) / @sizeOf(usize);
+        if (frame < window_start or offset + 2 > window_words) {
+            window_words = copyOwn(pid, frame, &window);
+            window_start = frame;
+            offset = 0;
+            if (window_words < 2) break;
+        }
+        record = .{ window[offset], window[offset + 1] };
+    }
+    return count;
+}
+
+/// A mapping of /proc/self/maps: [start, end), and whether it is the main
+/// thread's stack (named `[stack]`). end == 0 when it cannot be read.
+pub const Mapping = struct { start: usize = 0, end: usize = 0, main_stack: bool = false };
+
+/// The upper end of the mapping that holds `address` (0 when unknown).
+pub fn mappingEnd(address: usize) usize {
+    return mappingOf(address).end;
+}
+
+/// The mapping that holds `address`, read from /proc/self/maps with raw
+/// system calls and a stack buffer (no libc, no allocation).
+pub fn mappingOf(address: usize) Mapping {
     const fd_raw = linux.open("/proc/self/maps", .{ .ACCMODE = .RDONLY, .CLOEXEC = true }, 0);
-    if (linux.errno(fd_raw) != .SUCCESS) return .{ 0, 0 };
+    if (linux.errno(fd_raw) != .SUCCESS) return .{};
     const fd: linux.fd_t = @intCast(fd_raw);
     defer _ = linux.close(fd);
     var buffer: [4096]u8 = undefined;
     var kept: usize = 0; // bytes of an unfinished line carried over
     while (true) {
         const got = linux.read(fd, buffer[kept..].ptr, buffer.len - kept);
-        if (linux.errno(got) != .SUCCESS or got == 0) return .{ 0, 0 };
+        if (linux.errno(got) != .SUCCESS or got == 0) return .{};
         const filled = kept + got;
         var line_start: usize = 0;
         while (std.mem.indexOfScalarPos(u8, buffer[0..filled], line_start, '\n')) |line_end| {
-            if (parseRange(buffer[line_start..line_end])) |range| {
-                if (address >= range[0] and address < range[1]) return range;
+            const line = buffer[line_start..line_end];
+            if (parseRange(line)) |range| {
+                if (address >= range[0] and address < range[1]) {
+                    return .{ .start = range[0], .end = range[1], .main_stack = std.mem.endsWith(u8, line, " [stack]") };
+                }
             }
             line_start = line_end + 1;
         }
         kept = filled - line_start;
-        if (kept == buffer.len) return .{ 0, 0 }; // a line longer than the buffer
+        if (kept == buffer.len) return .{}; // a line longer than the buffer
         std.mem.copyForwards(u8, buffer[0..kept], buffer[line_start..filled]);
     }
 }
@@ -185,6 +262,32 @@ test "frames in the skipped range are not kept and the depth is bounded" {
     const bounds: Bounds = .{ .low = base, .high = base + @sizeOf(@TypeOf(stack)) };
     const count = walk(base, bounds, 0x500, 0x600, &out, &hash);
     try testing.expectEqualSlices(usize, &.{ 0x9002, 0x9003, 0x9004 }, out[0..count]);
+}
+
+test "a copied walk follows a chain and stops at an unmapped frame without faulting" {
+    const page = std.heap.page_size_min;
+    const memory = pages.map(2 * page, .eager) orelse return error.OutOfMemory;
+    const base = @intFromPtr(memory);
+    const words: [*]usize = @ptrCast(@alignCast(memory));
+    // Frames at the end of the first page, the last one pointing into the
+    // second page, which is then unmapped.
+    const a = base + page - 64;
+    words[(a - base) / 8] = a + 32;
+    words[(a - base) / 8 + 1] = 0x1111;
+    words[(a - base) / 8 + 4] = base + page + 16;
+    words[(a - base) / 8 + 5] = 0x2222;
+    pages.unmap(memory + page, page);
+    defer pages.unmap(memory, page);
+    var out: [8]usize = undefined;
+    var hash: FrameHash = .{};
+    const count = walkCopied(a, 0, 0, &out, &hash);
+    // Where process_vm_readv is refused (qemu-user lacks it) only the first,
+    // live, frame is read.
+    var probe: [1]usize = .{0x5eed};
+    var copied: [1]usize = .{0};
+    const expected: []const usize = if (copyOwn(linux.getpid(), @intFromPtr(&probe), &copied) == 1) &.{ 0x1111, 0x2222 } else &.{0x1111};
+    try testing.expectEqualSlices(usize, expected, out[0..count]);
+    try testing.expectEqual(FrameHash.of(out[0..count]), hash.finish(count));
 }
 
 test "the mapping of a stack variable is found in /proc/self/maps" {

@@ -89,6 +89,44 @@ async function sitesMain(env: Record<string, string>, sites = 40) {
   };
 }
 
+const FIBER_STACKS = new URL("../zig-out/bin/test/fiber_stacks", import.meta.url).pathname;
+
+interface FiberOutput {
+  bytesMade: number;
+  threadAllocCount: number;
+  threadTotalBytes: number;
+  siteAllocCount: number;
+}
+
+async function fiberStacks(mode: string): Promise<FiberOutput> {
+  const output = await new Deno.Command(FIBER_STACKS, {
+    args: [mode],
+    env: { MOD_ALLOC_BACKTRACES: "1", LD_PRELOAD: LIBRARY_PATH },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stderr = new TextDecoder().decode(output.stderr);
+  assert.equal(output.code, 0, `exit ${output.code} (signal ${output.signal}): ${stderr}`);
+  return JSON.parse(new TextDecoder().decode(output.stdout));
+}
+
+Deno.test("walks from ucontext fibers 11-113 MiB below the thread's stack, through a data frame pointer, do not fault", async () => {
+  const out = await fiberStacks("fiber");
+  // 3 fibers x 50 blocks on each of two threads, all with a call site.
+  assert.ok(out.siteAllocCount >= 300, JSON.stringify(out));
+  assert.ok(out.threadAllocCount >= 150, JSON.stringify(out));
+});
+
+Deno.test("a fiber stack partly unmapped since an earlier walk on it is not read from a stale range", async () => {
+  const out = await fiberStacks("stale");
+  assert.deepEqual(out, { bytesMade: 4850, threadAllocCount: 100, threadTotalBytes: 4850, siteAllocCount: 100 });
+});
+
+Deno.test("a signal handler on a 16 KiB sigaltstack allocates with call sites on, through a data frame pointer", async () => {
+  const out = await fiberStacks("altstack");
+  assert.deepEqual(out, { bytesMade: 9700, threadAllocCount: 200, threadTotalBytes: 9700, siteAllocCount: 200 });
+});
+
 Deno.test("a full site table folds new sites into the overflow row and the totals still equal Tier 1", async () => {
   // 40 recursion depths with 16 frames make 16 distinct sites; 15 fit.
   const { out } = await sitesMain({ MOD_ALLOC_BUCKETS: "16" });
