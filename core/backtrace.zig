@@ -13,30 +13,12 @@
 //! bounded per record (`stack_lookups_max`), never one per allocation.
 
 const std = @import("std");
-const elf_dynamic = @import("elf_dynamic.zig");
 const options = @import("options.zig");
 const site_table = @import("site_table.zig");
 const stack_walk = @import("stack_walk.zig");
 const thread_names = @import("thread_names.zig");
 const ThreadRecord = @import("ThreadRecord.zig");
 const thread_tls = @import("thread_tls.zig");
-
-/// Our own code: frames in it are not part of a site.
-var own_start: usize = 0;
-var own_end: usize = 0;
-
-/// Finds this library's address range; called when Tier 2 is enabled.
-pub fn findOwnRange() void {
-    const Find = struct {
-        fn visit(_: void, module: *const elf_dynamic.Module) void {
-            if (module.contains(@intFromPtr(&findOwnRange))) {
-                own_start = module.start;
-                own_end = module.end;
-            }
-        }
-    };
-    elf_dynamic.forEachModule({}, Find.visit);
-}
 
 /// Look-ups of /proc/self/maps one record may make: the first capture, and
 /// a few more when the main thread's stack grew past the cached range or
@@ -89,9 +71,11 @@ fn refreshName(record: *ThreadRecord) void {
 
 /// The site of the current allocation, as stored in the live table: the
 /// site table's id + 1 (0 means "no site"). `hook_frame` is the frame of
-/// the exported hook: the walk starts there, so the library's own frames
-/// are not walked (frames inside it are still skipped, should a compiler
-/// ever make the hook frameless).
+/// the exported hook that the program called (hooks that call hooks pass
+/// the outermost one): the walk starts there, so none of the library's own
+/// frames is walked and no frame needs a range check. A hook frame that is
+/// not plausibly above ours (never, with frame pointers kept) starts the
+/// walk here, which then names our own frames too.
 pub noinline fn captureSite(record: *ThreadRecord, hook_frame: usize) u32 {
     if (record.counters.alloc_count >= record.name_check_at) refreshName(record);
     var frames: [options.frames_max]usize = undefined;
@@ -102,8 +86,8 @@ pub noinline fn captureSite(record: *ThreadRecord, hook_frame: usize) u32 {
     var hash: stack_walk.FrameHash = .{};
     const out = frames[0..site_table.framesMax()];
     const count = if (homeBounds(record, frame)) |bounds|
-        stack_walk.walk(frame, bounds, own_start, own_end, out, &hash)
+        stack_walk.walk(frame, bounds, out, &hash)
     else
-        stack_walk.walkCopied(frame, own_start, own_end, out, &hash);
+        stack_walk.walkCopied(frame, out, &hash);
     return site_table.internHashed(frames[0..count], hash.finish(count), record.name_id) + 1;
 }

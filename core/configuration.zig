@@ -13,7 +13,6 @@ const std = @import("std");
 const abi = @import("abi.zig");
 const options = @import("options.zig");
 const site_table = @import("site_table.zig");
-const backtrace = @import("backtrace.zig");
 const elf_dynamic = @import("elf_dynamic.zig");
 const settings = @import("settings.zig");
 const SpinLock = @import("SpinLock.zig");
@@ -91,7 +90,6 @@ pub fn configure(backtraces: bool, frames: u32, buckets: u32) abi.Status {
         return if (same) .already_installed else .config_conflict;
     }
     if (!backtraces) return .ok;
-    backtrace.findOwnRange();
     const enabled = site_table.enable(buckets, frames);
     std.debug.assert(enabled == site_table.enabled());
     return if (enabled) .ok else .out_of_memory;

@@ -57,7 +57,12 @@ pub const ThreadCounters = extern struct {
 
     pub inline fn countFree(self: *ThreadCounters, bytes: u64) void {
         put(&self.free_count, self.free_count + 1);
-        self.changeLive(-@as(i64, @bitCast(bytes)), -1);
+        // Live values only fall here: no high-water mark can move.
+        const current = self.current_bytes - @as(i64, @bitCast(bytes));
+        const live = self.live_count - 1;
+        put(&self.current_bytes, current);
+        put(&self.live_count, live);
+        if (peak.mustFold(current - self.flushed_bytes, live - self.flushed_live)) self.flush();
     }
 
     pub fn countForeign(self: *ThreadCounters) void {

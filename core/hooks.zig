@@ -125,6 +125,12 @@ inline fn recordFree(ptr: *anyopaque) void {
 }
 
 pub fn malloc(size: usize) callconv(hook_callconv) ?*anyopaque {
+    return allocate(size);
+}
+
+/// malloc's body, inlined into the hooks that call it (`realloc(NULL, n)`),
+/// so that the hook's frame is always the one the program called.
+inline fn allocate(size: usize) ?*anyopaque {
     const block = real.malloc(size);
     recordAlloc(block, size);
     return block;
@@ -146,7 +152,12 @@ pub fn free(ptr: ?*anyopaque) callconv(hook_callconv) void {
 }
 
 pub fn realloc(ptr: ?*anyopaque, size: usize) callconv(hook_callconv) ?*anyopaque {
-    const old_block = ptr orelse return malloc(size);
+    return reallocate(ptr, size);
+}
+
+/// realloc's body, inlined into `reallocarray` too (see `allocate`).
+inline fn reallocate(ptr: ?*anyopaque, size: usize) ?*anyopaque {
+    const old_block = ptr orelse return allocate(size);
     if (!isCounting()) return real.realloc(ptr, size);
     if (sampler.enabled()) return sampled_path.realloc(old_block, size, @frameAddress());
     const record = threads.enter() orelse return real.realloc(ptr, size);
@@ -199,7 +210,7 @@ pub fn reallocarray(ptr: ?*anyopaque, count: usize, size: usize) callconv(hook_c
         __errno_location().* = enomem;
         return null;
     };
-    return realloc(ptr, bytes);
+    return reallocate(ptr, bytes);
 }
 
 pub fn posix_memalign(out: *?*anyopaque, alignment: usize, size: usize) callconv(hook_callconv) c_int {

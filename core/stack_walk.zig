@@ -17,10 +17,6 @@ const builtin = @import("builtin");
 const linux = std.os.linux;
 const pages = @import("pages.zig");
 
-/// Frames to walk past the ones we keep, at most, so that a long run of
-/// skipped frames (our own) cannot loop for ever.
-const walk_limit = 256;
-
 /// Return addresses on aarch64 may carry a pointer-authentication code in
 /// the bits above the 48-bit address.
 const address_mask: usize = switch (builtin.cpu.arch) {
@@ -61,35 +57,31 @@ pub const FrameHash = struct {
 };
 
 /// Walks from frame pointer `start`, storing up to `out.len` return
-/// addresses and adding each to `hash`; return addresses in
-/// [skip_start, skip_end) (our own library) are not stored. Returns how
-/// many were stored.
-pub fn walk(start: usize, bounds: Bounds, skip_start: usize, skip_end: usize, out: []usize, hash: *FrameHash) usize {
+/// addresses and adding each to `hash`. Returns how many were stored. The
+/// caller starts at the exported hook's frame, so no frame of our own is
+/// walked: nothing is range-checked per frame.
+pub fn walk(start: usize, bounds: Bounds, out: []usize, hash: *FrameHash) usize {
     // A frame record is two words: the caller's frame pointer, then the
     // return address. Both must lie inside this stack. Frames grow toward
     // higher addresses as we walk out, so after the first check only the
-    // upper bound can be crossed.
+    // upper bound can be crossed, and a chain that does not grow ends the
+    // walk: at most out.len steps. Alignment is not checked: a misaligned
+    // record inside the bounds reads mapped memory, and its return address
+    // is as wrong as an aligned stray one.
     if (bounds.high < bounds.low + 2 * @sizeOf(usize)) return 0;
     const last = bounds.high - 2 * @sizeOf(usize);
-    if (start < bounds.low or start > last or start % @alignOf(usize) != 0) return 0;
-    const skip_bytes = skip_end -% skip_start;
+    if (start < bounds.low or start > last) return 0;
     var frame = start;
     var count: usize = 0;
-    var steps: usize = 0;
-    while (count < out.len and steps < walk_limit) : (steps += 1) {
+    while (count < out.len) {
         const record: *const [2]usize = @ptrFromInt(frame);
         const next = record[0];
         const return_address = record[1] & address_mask;
         if (return_address == 0) break;
-        // One unsigned compare: outside [skip_start, skip_end).
-        if (return_address -% skip_start >= skip_bytes) {
-            out[count] = return_address;
-            hash.add(return_address);
-            count += 1;
-        }
-        // Anything but an aligned record further up this stack is not a
-        // frame chain.
-        if (next <= frame or next > last or next % @alignOf(usize) != 0) break;
+        out[count] = return_address;
+        hash.add(return_address);
+        count += 1;
+        if (next <= frame or next > last) break;
         frame = next;
     }
     return count;
@@ -128,7 +120,7 @@ fn copyOwn(pid: linux.pid_t, address: usize, out: []usize) usize {
 /// hook's own frame (live, so read directly); every record above it is read
 /// from a copy. Where `process_vm_readv` is refused (seccomp, an emulator
 /// without it) only the hook's caller is found.
-pub fn walkCopied(start: usize, skip_start: usize, skip_end: usize, out: []usize, hash: *FrameHash) usize {
+pub fn walkCopied(start: usize, out: []usize, hash: *FrameHash) usize {
     if (start % @alignOf(usize) != 0 or out.len == 0) return 0;
     const pid = linux.getpid();
     var window: [window_bytes / @sizeOf(usize)]usize = undefined;
@@ -138,16 +130,13 @@ pub fn walkCopied(start: usize, skip_start: usize, skip_end: usize, out: []usize
     var record: [2]usize = first.*;
     var frame = start;
     var count: usize = 0;
-    var steps: usize = 0;
-    while (count < out.len and steps < walk_limit) : (steps += 1) {
+    while (count < out.len) {
         const next = record[0];
         const return_address = record[1] & address_mask;
         if (return_address == 0) break;
-        if (return_address -% skip_start >= skip_end -% skip_start) {
-            out[count] = return_address;
-            hash.add(return_address);
-            count += 1;
-        }
+        out[count] = return_address;
+        hash.add(return_address);
+        count += 1;
         if (next <= frame or next % @alignOf(usize) != 0 or next > std.math.maxInt(usize) - window_bytes) break;
         frame = next;
         var offset = (frame -% window_start) / @sizeOf(usize);
@@ -225,7 +214,7 @@ test "a well-formed chain is walked to its end" {
     var out: [8]usize = undefined;
     var hash: FrameHash = .{};
     const bounds: Bounds = .{ .low = base, .high = base + @sizeOf(@TypeOf(stack)) };
-    const count = walk(base, bounds, 0, 0, &out, &hash);
+    const count = walk(base, bounds, &out, &hash);
     try testing.expectEqualSlices(usize, &.{ 0x1111, 0x2222, 0x3333 }, out[0..count]);
     try testing.expectEqual(FrameHash.of(out[0..count]), hash.finish(count));
 }
@@ -239,29 +228,26 @@ test "a corrupt frame pointer ends the walk without reading it" {
     // Points outside the stack (an unmapped address): must not be read.
     stack[0] = 0xdead_0000_0000;
     stack[1] = 0x1111;
-    try testing.expectEqual(@as(usize, 1), walk(base, bounds, 0, 0, &out, &hash));
+    try testing.expectEqual(@as(usize, 1), walk(base, bounds, &out, &hash));
     // Points downward: a loop.
     stack[0] = base;
-    try testing.expectEqual(@as(usize, 1), walk(base, bounds, 0, 0, &out, &hash));
-    // Misaligned.
-    stack[0] = base + 3;
-    try testing.expectEqual(@as(usize, 1), walk(base, bounds, 0, 0, &out, &hash));
+    try testing.expectEqual(@as(usize, 1), walk(base, bounds, &out, &hash));
     // Starting outside the bounds reads nothing.
-    try testing.expectEqual(@as(usize, 0), walk(0x10, bounds, 0, 0, &out, &hash));
+    try testing.expectEqual(@as(usize, 0), walk(0x10, bounds, &out, &hash));
 }
 
-test "frames in the skipped range are not kept and the depth is bounded" {
+test "the depth is bounded by the output" {
     var stack: [16]usize align(16) = @splat(0);
     const base = @intFromPtr(&stack);
     for (0..7) |i| {
         stack[2 * i] = base + 2 * (i + 1) * 8;
-        stack[2 * i + 1] = if (i < 2) 0x500 + i else 0x9000 + i;
+        stack[2 * i + 1] = 0x9000 + i;
     }
     var out: [3]usize = undefined;
     var hash: FrameHash = .{};
     const bounds: Bounds = .{ .low = base, .high = base + @sizeOf(@TypeOf(stack)) };
-    const count = walk(base, bounds, 0x500, 0x600, &out, &hash);
-    try testing.expectEqualSlices(usize, &.{ 0x9002, 0x9003, 0x9004 }, out[0..count]);
+    const count = walk(base, bounds, &out, &hash);
+    try testing.expectEqualSlices(usize, &.{ 0x9000, 0x9001, 0x9002 }, out[0..count]);
 }
 
 test "a copied walk follows a chain and stops at an unmapped frame without faulting" {
@@ -280,7 +266,7 @@ test "a copied walk follows a chain and stops at an unmapped frame without fault
     defer pages.unmap(memory, page);
     var out: [8]usize = undefined;
     var hash: FrameHash = .{};
-    const count = walkCopied(a, 0, 0, &out, &hash);
+    const count = walkCopied(a, &out, &hash);
     // Where process_vm_readv is refused (qemu-user lacks it) only the first,
     // live, frame is read.
     var probe: [1]usize = .{0x5eed};
@@ -301,5 +287,5 @@ test "the live walk from this test reaches at least one caller" {
     var hash: FrameHash = .{};
     const here = framePointer();
     const bounds: Bounds = .{ .low = here, .high = mappingEnd(here) };
-    try testing.expect(walk(here, bounds, 0, 0, &out, &hash) >= 1);
+    try testing.expect(walk(here, bounds, &out, &hash) >= 1);
 }
