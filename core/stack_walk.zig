@@ -120,7 +120,7 @@ fn copyOwn(pid: linux.pid_t, address: usize, out: []usize) usize {
 /// hook's own frame (live, so read directly); every record above it is read
 /// from a copy. Where `process_vm_readv` is refused (seccomp, an emulator
 /// without it) only the hook's caller is found.
-pub fn walkCopied(start: usize, out: []usize, hash: *FrameHash) usize {
+pub noinline fn walkCopied(start: usize, out: []usize, hash: *FrameHash) usize {
     if (start % @alignOf(usize) != 0 or out.len == 0) return 0;
     const pid = linux.getpid();
     var window: [window_bytes / @sizeOf(usize)]usize = undefined;
