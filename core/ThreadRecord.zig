@@ -21,6 +21,7 @@ const counters_zig = @import("counters.zig");
 const event_clock = @import("event_clock.zig");
 const site_snapshot = @import("site_snapshot.zig");
 const sampler_zig = @import("sampler.zig");
+const site_table = @import("site_table.zig");
 
 const ThreadRecord = @This();
 
@@ -57,6 +58,8 @@ clock: event_clock.Local = .{},
 stack: StackRange = .{},
 /// /proc/self/maps look-ups made for `stack` (bounded in `backtrace.zig`).
 stack_lookups: u8 = 0,
+/// The thread's recently interned call sites.
+site_cache: site_table.SiteCache = .{},
 
 /// Registry bookkeeping (owned by `thread_registry.zig`, under its lock).
 next_free: ?*ThreadRecord = null,

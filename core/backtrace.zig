@@ -89,5 +89,5 @@ pub noinline fn captureSite(record: *ThreadRecord, hook_frame: usize) u32 {
         stack_walk.walk(frame, bounds, out, &hash)
     else
         stack_walk.walkCopied(frame, out, &hash);
-    return site_table.internHashed(frames[0..count], hash.finish(count), record.name_id) + 1;
+    return site_table.internCached(&record.site_cache, frames[0..count], hash.finish(count), record.name_id) + 1;
 }

@@ -250,10 +250,42 @@ fn endWrite() void {
     _ = writers.fetchSub(1, .release);
 }
 
+/// The sites a thread interned last, by key (kept in its record): a
+/// direct-mapped cache in front of `internHashed`, whose probing and
+/// header compares cost several times the look-up here. Site ids never
+/// change once published, so an entry never goes stale; the overflow row
+/// is not cached (a later event may find room).
+pub const SiteCache = struct {
+    pub const entries_count = 16;
+    /// The site's key (hash with the thread name, never 0; 0 = empty).
+    keys: [entries_count]u64 = @splat(0),
+    /// site | frames_count << 32 | thread_name << 40.
+    values: [entries_count]u64 = @splat(0),
+};
+
+/// `internHashed` through the thread's cache.
+pub inline fn internCached(cache: *SiteCache, frames: []const usize, frames_hash: u64, thread_name: u16) u32 {
+    const key = keyOf(frames_hash, thread_name);
+    const slot: usize = @intCast(key >> 60);
+    const tag = (@as(u64, frames.len) << 32) | (@as(u64, thread_name) << 40);
+    const value = cache.values[slot];
+    if (cache.keys[slot] == key and value & ~@as(u64, 0xffff_ffff) == tag) return @truncate(value);
+    const site = internHashed(frames, frames_hash, thread_name);
+    if (site != overflow_site) {
+        cache.keys[slot] = key;
+        cache.values[slot] = tag | site;
+    }
+    return site;
+}
+
+inline fn keyOf(frames_hash: u64, thread_name: u16) u64 {
+    return (frames_hash ^ (@as(u64, thread_name) << 48)) | 1;
+}
+
 /// `intern` with the frames' hash already computed (by the walk).
 pub fn internHashed(frames: []const usize, frames_hash: u64, thread_name: u16) u32 {
     const base = @atomicLoad(?[*]u8, &table, .acquire) orelse return overflow_site;
-    const hash = (frames_hash ^ (@as(u64, thread_name) << 48)) | 1;
+    const hash = keyOf(frames_hash, thread_name);
     const slots = buckets - 1; // row 0 is the overflow row
     // Multiply-shift instead of `hash % slots`: a 64-bit division was a
     // sixth of interning's time.
@@ -601,4 +633,19 @@ test "an entry a vanished thread left half written at fork is emptied in the chi
     try testing.expectEqual(index + 1, site);
     try testing.expectEqual(site, intern(&frames, 3));
     try testing.expectEqual(state_ready, header.state.load(.monotonic));
+}
+
+test "a thread's site cache gives the interned site and keys on frames count and thread name" {
+    testEnable();
+    var cache: SiteCache = .{};
+    const frames = [_]usize{ 0xcac4e, 0x2 };
+    const hash = stack_walk.FrameHash.of(&frames);
+    const site = internCached(&cache, &frames, hash, 5);
+    try testing.expectEqual(intern(&frames, 5), site);
+    try testing.expectEqual(site, internCached(&cache, &frames, hash, 5));
+    // Same hash given with another name or depth: not the cached site.
+    try testing.expectEqual(intern(&frames, 6), internCached(&cache, &frames, hash, 6));
+    const shorter = internCached(&cache, frames[0..1], hash, 5);
+    try testing.expect(shorter != site);
+    try testing.expectEqual(internHashed(frames[0..1], hash, 5), shorter);
 }
