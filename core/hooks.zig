@@ -21,6 +21,7 @@ const ThreadRecord = @import("ThreadRecord.zig");
 const foreign_allocator = @import("foreign_allocator.zig");
 const sampler = @import("sampler.zig");
 const sampled_path = @import("sampled_path.zig");
+const small_map = @import("small_map.zig");
 
 /// Off only between `uninstall` and the next `install`. Starts on: under
 /// preload the first malloc comes before any constructor, and when the
@@ -55,15 +56,44 @@ inline fn laneOf(record: *ThreadRecord) u8 {
     return record.lane;
 }
 
-/// Counts a block the real allocator just returned (or failed to). Tier 1
-/// and Tier 2 part here, once per event: the Tier 1 path stays a few
-/// lines with a small stack frame.
-inline fn recordAlloc(block: ?*anyopaque, size: usize) void {
+/// Tier 1's fast path for a fresh block: the common case (own record, a
+/// small block in a region that has a table, call sites off) with no call
+/// and no stack of its own. False when anything is unusual: nothing was
+/// changed, and the caller takes `recordAlloc`, which handles every case.
+inline fn countFreshFast(block: ?*anyopaque, size: usize) bool {
+    if (!isCounting()) return false;
+    const address = @intFromPtr(block orelse return false);
+    if (size > small_map.size_max) return false;
+    const slot = small_map.freshSlot(address) orelse return false;
+    const record = threads.enterOwn() orelse return false;
+    small_map.fill(slot, size);
+    record.counters.countAlloc(0, size, 1);
+    threads.leaveOwn(record);
+    return true;
+}
+
+/// Tier 1's fast path for a free (see `countFreshFast`).
+inline fn countFreeFast(block: *anyopaque) bool {
+    if (!isCounting()) return false;
+    const record = threads.enterOwn() orelse return false;
+    const size = small_map.takeSize(@intFromPtr(block)) orelse {
+        threads.leaveOwn(record);
+        return false;
+    };
+    record.counters.countFree(size);
+    threads.leaveOwn(record);
+    return true;
+}
+
+/// Counts a block the real allocator just returned (or failed to), every
+/// case. Tier 1 and Tier 2 part here, once per event. `hook_frame`: the
+/// frame of the exported hook the program called (Tier 2 walks from it).
+noinline fn recordAlloc(block: ?*anyopaque, size: usize, hook_frame: usize) void {
     if (!isCounting()) return;
     if (sampler.enabled()) return sampled_path.alloc(block, size, @frameAddress());
     const record = threads.enter() orelse return;
     defer threads.leave(record);
-    if (site_table.enabled()) return recordAllocWithSite(record, block, size, @frameAddress());
+    if (site_table.enabled()) return recordAllocWithSite(record, block, size, hook_frame);
     const ptr = block orelse return record.counters.countFailed();
     if (!track(record, ptr, size, no_origin)) return record.counters.countForeign();
     record.counters.countAlloc(0, size, 1);
@@ -71,7 +101,7 @@ inline fn recordAlloc(block: ?*anyopaque, size: usize) void {
 
 /// `hook_frame`: the frame of the exported hook, whose record holds the
 /// return address into the program: the walk starts there.
-noinline fn recordAllocWithSite(record: *ThreadRecord, block: ?*anyopaque, size: usize, hook_frame: usize) void {
+inline fn recordAllocWithSite(record: *ThreadRecord, block: ?*anyopaque, size: usize, hook_frame: usize) void {
     const ptr = block orelse return record.counters.countFailed();
     const born = origin(record, hook_frame);
     if (!track(record, ptr, size, born)) return record.counters.countForeign();
@@ -112,7 +142,11 @@ noinline fn siteFree(record: *ThreadRecord, block: live_table.Found, time: u64) 
     site_table.countFree(site - 1, laneOf(record), live_table.sizeOf(block), lifetime);
 }
 
-inline fn recordFree(ptr: *anyopaque) void {
+noinline fn recordFree(ptr: *anyopaque) void {
+    recordFreeInline(ptr);
+}
+
+inline fn recordFreeInline(ptr: *anyopaque) void {
     if (!isCounting()) return;
     if (sampler.enabled()) return sampled_path.free(ptr);
     const record = threads.enter() orelse return;
@@ -125,14 +159,23 @@ inline fn recordFree(ptr: *anyopaque) void {
 }
 
 pub fn malloc(size: usize) callconv(hook_callconv) ?*anyopaque {
+    if (site_table.enabled()) return @call(.always_tail, mallocWithSite, .{size});
     return allocate(size);
+}
+
+/// malloc with call sites on: its own hook path, entered by a tail call so
+/// that its frame is the one the program called (the walk starts there).
+fn mallocWithSite(size: usize) callconv(hook_callconv) ?*anyopaque {
+    const block = real.malloc(size);
+    recordAlloc(block, size, @frameAddress());
+    return block;
 }
 
 /// malloc's body, inlined into the hooks that call it (`realloc(NULL, n)`),
 /// so that the hook's frame is always the one the program called.
 inline fn allocate(size: usize) ?*anyopaque {
     const block = real.malloc(size);
-    recordAlloc(block, size);
+    if (!countFreshFast(block, size)) recordAlloc(block, size, @frameAddress());
     return block;
 }
 
@@ -140,14 +183,23 @@ pub fn calloc(count: usize, size: usize) callconv(hook_callconv) ?*anyopaque {
     // glibc checks count * size for overflow and fails with ENOMEM; the
     // product is only used once the call succeeded, so it cannot wrap.
     const block = real.calloc(count, size);
-    recordAlloc(block, if (block != null) count *% size else 0);
+    recordAlloc(block, if (block != null) count *% size else 0, @frameAddress());
     return block;
 }
 
 pub fn free(ptr: ?*anyopaque) callconv(hook_callconv) void {
+    if (site_table.enabled()) return @call(.always_tail, freeWithSite, .{ptr});
     // Removed from the table before the real free: once glibc has the block
     // back, another thread may be handed the same address.
-    if (ptr) |block| recordFree(block);
+    if (ptr) |block| {
+        if (!countFreeFast(block)) recordFree(block);
+    }
+    real.free(ptr);
+}
+
+/// free with call sites on (see `mallocWithSite`).
+fn freeWithSite(ptr: ?*anyopaque) callconv(hook_callconv) void {
+    if (ptr) |block| recordFreeInline(block);
     real.free(ptr);
 }
 
@@ -215,31 +267,31 @@ pub fn reallocarray(ptr: ?*anyopaque, count: usize, size: usize) callconv(hook_c
 
 pub fn posix_memalign(out: *?*anyopaque, alignment: usize, size: usize) callconv(hook_callconv) c_int {
     const status = real.posixMemalign(out, alignment, size);
-    recordAlloc(if (status == 0) out.* else null, size);
+    recordAlloc(if (status == 0) out.* else null, size, @frameAddress());
     return status;
 }
 
 pub fn aligned_alloc(alignment: usize, size: usize) callconv(hook_callconv) ?*anyopaque {
     const block = real.alignedAlloc(alignment, size);
-    recordAlloc(block, size);
+    recordAlloc(block, size, @frameAddress());
     return block;
 }
 
 pub fn memalign(alignment: usize, size: usize) callconv(hook_callconv) ?*anyopaque {
     const block = real.memalign(alignment, size);
-    recordAlloc(block, size);
+    recordAlloc(block, size, @frameAddress());
     return block;
 }
 
 pub fn valloc(size: usize) callconv(hook_callconv) ?*anyopaque {
     const block = real.valloc(size);
-    recordAlloc(block, size);
+    recordAlloc(block, size, @frameAddress());
     return block;
 }
 
 pub fn pvalloc(size: usize) callconv(hook_callconv) ?*anyopaque {
     const block = real.pvalloc(size);
-    recordAlloc(block, size);
+    recordAlloc(block, size, @frameAddress());
     return block;
 }
 

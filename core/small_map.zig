@@ -96,6 +96,36 @@ pub inline fn insert(address: usize, size: u64, site: u32, time: u64) Found {
     return found(previous - 1, 0);
 }
 
+/// The hooks' fast paths (`hooks.zig`): the common cases in a few
+/// instructions, null for anything else (the caller then takes `insert` or
+/// `remove`, which handle every case).
+pub const Slot = RegionMap(u16).Slot;
+
+/// The empty entry of a fresh small block whose region has a table, with no
+/// stale side entry to clear (call sites never used).
+pub inline fn freshSlot(address: usize) ?*Slot {
+    if (side_map_used.load(.monotonic)) return null;
+    const slot = size_map.slot(address, false) orelse return null;
+    if (slot.load(.monotonic) != 0) return null;
+    return slot;
+}
+
+pub inline fn fill(slot: *Slot, size: u64) void {
+    std.debug.assert(size <= size_max);
+    slot.store(@intCast(size + 1), .monotonic);
+}
+
+/// Removes the small block at `address` and returns its size, when call
+/// sites were never used (no side entry to read).
+pub inline fn takeSize(address: usize) ?u64 {
+    if (side_map_used.load(.monotonic)) return null;
+    const slot = size_map.slot(address, false) orelse return null;
+    const entry = slot.load(.monotonic);
+    if (entry == 0) return null;
+    slot.store(0, .monotonic);
+    return entry - 1;
+}
+
 /// Removes and returns the block at `address`, or `none`; `time` receives
 /// its allocation time if it has a site (else 0).
 pub inline fn remove(address: usize, time: *u64) Found {

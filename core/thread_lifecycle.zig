@@ -75,6 +75,25 @@ pub inline fn leave(record: *ThreadRecord) void {
     if (record.borrowed) giveBack(record);
 }
 
+/// `enter` for the hooks' fast paths: the thread's own record, or null for
+/// every other case (no record yet, exited, busy, nested), which the
+/// caller leaves to its full path. Pair with `leaveOwn`.
+pub inline fn enterOwn() ?*ThreadRecord {
+    const word = thread_tls.get();
+    if (word < thread_tls.state_max) return null;
+    const record: *ThreadRecord = @ptrFromInt(word);
+    if (record.in_hook != 0) return null;
+    @atomicStore(u32, &record.in_hook, 1, .monotonic);
+    return record;
+}
+
+/// A record the TLS word points at is never a borrowed one (a borrowing
+/// thread's word stays `busy`), so there is nothing to give back.
+pub inline fn leaveOwn(record: *ThreadRecord) void {
+    std.debug.assert(record.in_hook == 1 and !record.borrowed);
+    @atomicStore(u32, &record.in_hook, 0, .monotonic);
+}
+
 noinline fn enterSlow(word: usize) ?*ThreadRecord {
     @branchHint(.cold);
     switch (word) {
