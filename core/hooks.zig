@@ -158,14 +158,14 @@ inline fn recordFreeInline(ptr: *anyopaque) void {
     record.counters.countFree(live_table.sizeOf(block));
 }
 
-pub fn malloc(size: usize) callconv(hook_callconv) ?*anyopaque {
+pub noinline fn malloc(size: usize) callconv(hook_callconv) ?*anyopaque {
     if (site_table.enabled()) return @call(.always_tail, mallocWithSite, .{size});
     return allocate(size);
 }
 
 /// malloc with call sites on: its own hook path, entered by a tail call so
 /// that its frame is the one the program called (the walk starts there).
-fn mallocWithSite(size: usize) callconv(hook_callconv) ?*anyopaque {
+noinline fn mallocWithSite(size: usize) callconv(hook_callconv) ?*anyopaque {
     const block = real.malloc(size);
     recordAlloc(block, size, @frameAddress());
     return block;
@@ -187,7 +187,7 @@ pub fn calloc(count: usize, size: usize) callconv(hook_callconv) ?*anyopaque {
     return block;
 }
 
-pub fn free(ptr: ?*anyopaque) callconv(hook_callconv) void {
+pub noinline fn free(ptr: ?*anyopaque) callconv(hook_callconv) void {
     if (site_table.enabled()) return @call(.always_tail, freeWithSite, .{ptr});
     // Removed from the table before the real free: once glibc has the block
     // back, another thread may be handed the same address.
@@ -198,7 +198,7 @@ pub fn free(ptr: ?*anyopaque) callconv(hook_callconv) void {
 }
 
 /// free with call sites on (see `mallocWithSite`).
-fn freeWithSite(ptr: ?*anyopaque) callconv(hook_callconv) void {
+noinline fn freeWithSite(ptr: ?*anyopaque) callconv(hook_callconv) void {
     if (ptr) |block| recordFreeInline(block);
     real.free(ptr);
 }
