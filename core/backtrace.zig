@@ -76,7 +76,7 @@ fn refreshName(record: *ThreadRecord) void {
 /// frames is walked and no frame needs a range check. A hook frame that is
 /// not plausibly above ours (never, with frame pointers kept) starts the
 /// walk here, which then names our own frames too.
-pub noinline fn captureSite(record: *ThreadRecord, hook_frame: usize) u32 {
+pub inline fn captureSite(record: *ThreadRecord, hook_frame: usize) u32 {
     if (record.counters.alloc_count >= record.name_check_at) refreshName(record);
     var frames: [options.frames_max]usize = undefined;
     const here = stack_walk.framePointer();

@@ -89,6 +89,10 @@ inline fn countFreeFast(block: *anyopaque) bool {
 /// case. Tier 1 and Tier 2 part here, once per event. `hook_frame`: the
 /// frame of the exported hook the program called (Tier 2 walks from it).
 noinline fn recordAlloc(block: ?*anyopaque, size: usize, hook_frame: usize) void {
+    recordAllocInline(block, size, hook_frame);
+}
+
+inline fn recordAllocInline(block: ?*anyopaque, size: usize, hook_frame: usize) void {
     if (!isCounting()) return;
     if (sampler.enabled()) return sampled_path.alloc(block, size, @frameAddress());
     const record = threads.enter() orelse return;
@@ -167,7 +171,7 @@ pub noinline fn malloc(size: usize) callconv(hook_callconv) ?*anyopaque {
 /// that its frame is the one the program called (the walk starts there).
 noinline fn mallocWithSite(size: usize) callconv(hook_callconv) ?*anyopaque {
     const block = real.malloc(size);
-    recordAlloc(block, size, @frameAddress());
+    recordAllocInline(block, size, @frameAddress());
     return block;
 }
 
