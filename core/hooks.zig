@@ -1,14 +1,17 @@
 //! The allocator entry points. Under LD_PRELOAD these exported symbols are
 //! the process's malloc family; at run time `got_patch.zig` points GOT slots
 //! at the same functions. Every path is: forward to glibc -> the thread's
-//! record -> (Tier 2, a separate out-of-line path) capture the site ->
-//! count. Nothing here allocates, locks anything but a live-table shard
-//! (and, once per thread, the registry lock of its record's claim; once per
-//! process, the start lock when the first call comes before our
-//! constructor), or touches errno after the real call set it. Every lock is
-//! taken with the thread marked inside a hook (`thread_lifecycle.zig`), so
-//! a signal handler's allocation on that thread forwards uncounted instead
-//! of waiting on it.
+//! record -> count. Three paths per hook, chosen once: Tier 1's fast path
+//! (`countFreshFast`/`countFreeFast`: the common case, no call), Tier 1's
+//! full path (`recordAlloc`/`recordFree`, out of line: every other case),
+//! and with call sites on a hook path of its own entered by a tail jump
+//! (`mallocWithSite`/`freeWithSite`: capture the site, then count). Nothing
+//! here allocates, locks anything but a live-table shard (and, once per
+//! thread, the registry lock of its record's claim; once per process, the
+//! start lock when the first call comes before our constructor), or touches
+//! errno after the real call set it. Every lock is taken with the thread
+//! marked inside a hook (`thread_lifecycle.zig`), so a signal handler's
+//! allocation on that thread forwards uncounted instead of waiting on it.
 
 const std = @import("std");
 const real = @import("real.zig");
