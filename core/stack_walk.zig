@@ -75,16 +75,23 @@ pub fn walk(start: usize, bounds: Bounds, out: []usize, hash: *FrameHash) usize 
     var count: usize = 0;
     while (count < out.len) {
         const record: *const [2]usize = @ptrFromInt(frame);
+        if (!keepFrame(record.*, out, &count, hash)) break;
         const next = record[0];
-        const return_address = record[1] & address_mask;
-        if (return_address == 0) break;
-        out[count] = return_address;
-        hash.add(return_address);
-        count += 1;
         if (next <= frame or next > last) break;
         frame = next;
     }
     return count;
+}
+
+/// Stores a frame record's return address and adds it to the hash; false
+/// at the end of the chain (a null return address).
+inline fn keepFrame(record: [2]usize, out: []usize, count: *usize, hash: *FrameHash) bool {
+    const return_address = record[1] & address_mask;
+    if (return_address == 0) return false;
+    out[count.*] = return_address;
+    hash.add(return_address);
+    count.* += 1;
+    return true;
 }
 
 /// The current frame pointer.
@@ -131,12 +138,8 @@ pub noinline fn walkCopied(start: usize, out: []usize, hash: *FrameHash) usize {
     var frame = start;
     var count: usize = 0;
     while (count < out.len) {
+        if (!keepFrame(record, out, &count, hash)) break;
         const next = record[0];
-        const return_address = record[1] & address_mask;
-        if (return_address == 0) break;
-        out[count] = return_address;
-        hash.add(return_address);
-        count += 1;
         if (next <= frame or next % @alignOf(usize) != 0 or next > std.math.maxInt(usize) - window_bytes) break;
         frame = next;
         var offset = (frame -% window_start) / @sizeOf(usize);
