@@ -178,19 +178,26 @@ noinline fn mallocWithSite(size: usize) callconv(hook_callconv) ?*anyopaque {
     return block;
 }
 
-/// malloc's body, inlined into the hooks that call it (`realloc(NULL, n)`),
-/// so that the hook's frame is always the one the program called.
+/// malloc's Tier 1 body (call sites off: `malloc` checked).
 inline fn allocate(size: usize) ?*anyopaque {
     const block = real.malloc(size);
     if (!countFreshFast(block, size)) recordAlloc(block, size, @frameAddress());
     return block;
 }
 
+/// Counts a fresh block from a hook that did not choose its path by tier
+/// (calloc, the aligned family, `realloc(NULL, n)`): Tier 1's fast path
+/// when call sites are off, else the full path. `hook_frame`: the frame of
+/// the exported hook the program called.
+inline fn countFresh(block: ?*anyopaque, size: usize, hook_frame: usize) void {
+    if (site_table.enabled() or !countFreshFast(block, size)) recordAlloc(block, size, hook_frame);
+}
+
 pub fn calloc(count: usize, size: usize) callconv(hook_callconv) ?*anyopaque {
     // glibc checks count * size for overflow and fails with ENOMEM; the
     // product is only used once the call succeeded, so it cannot wrap.
     const block = real.calloc(count, size);
-    recordAlloc(block, if (block != null) count *% size else 0, @frameAddress());
+    countFresh(block, if (block != null) count *% size else 0, @frameAddress());
     return block;
 }
 
@@ -216,7 +223,11 @@ pub fn realloc(ptr: ?*anyopaque, size: usize) callconv(hook_callconv) ?*anyopaqu
 
 /// realloc's body, inlined into `reallocarray` too (see `allocate`).
 inline fn reallocate(ptr: ?*anyopaque, size: usize) ?*anyopaque {
-    const old_block = ptr orelse return allocate(size);
+    const old_block = ptr orelse {
+        const block = real.malloc(size);
+        countFresh(block, size, @frameAddress());
+        return block;
+    };
     if (!isCounting()) return real.realloc(ptr, size);
     if (sampler.enabled()) return sampled_path.realloc(old_block, size, @frameAddress());
     const record = threads.enter() orelse return real.realloc(ptr, size);
@@ -274,31 +285,31 @@ pub fn reallocarray(ptr: ?*anyopaque, count: usize, size: usize) callconv(hook_c
 
 pub fn posix_memalign(out: *?*anyopaque, alignment: usize, size: usize) callconv(hook_callconv) c_int {
     const status = real.posixMemalign(out, alignment, size);
-    recordAlloc(if (status == 0) out.* else null, size, @frameAddress());
+    countFresh(if (status == 0) out.* else null, size, @frameAddress());
     return status;
 }
 
 pub fn aligned_alloc(alignment: usize, size: usize) callconv(hook_callconv) ?*anyopaque {
     const block = real.alignedAlloc(alignment, size);
-    recordAlloc(block, size, @frameAddress());
+    countFresh(block, size, @frameAddress());
     return block;
 }
 
 pub fn memalign(alignment: usize, size: usize) callconv(hook_callconv) ?*anyopaque {
     const block = real.memalign(alignment, size);
-    recordAlloc(block, size, @frameAddress());
+    countFresh(block, size, @frameAddress());
     return block;
 }
 
 pub fn valloc(size: usize) callconv(hook_callconv) ?*anyopaque {
     const block = real.valloc(size);
-    recordAlloc(block, size, @frameAddress());
+    countFresh(block, size, @frameAddress());
     return block;
 }
 
 pub fn pvalloc(size: usize) callconv(hook_callconv) ?*anyopaque {
     const block = real.pvalloc(size);
-    recordAlloc(block, size, @frameAddress());
+    countFresh(block, size, @frameAddress());
     return block;
 }
 
