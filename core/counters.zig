@@ -55,6 +55,13 @@ pub const ThreadCounters = extern struct {
         self.changeLive(delta, blocks);
     }
 
+    /// A fresh block: `countAlloc(0, bytes, 1)` without the growth test.
+    pub inline fn countFresh(self: *ThreadCounters, bytes: u64) void {
+        put(&self.alloc_count, self.alloc_count + 1);
+        put(&self.total_bytes, self.total_bytes + bytes);
+        self.changeLive(@bitCast(bytes), 1);
+    }
+
     pub inline fn countFree(self: *ThreadCounters, bytes: u64) void {
         put(&self.free_count, self.free_count + 1);
         // Live values only fall here: no high-water mark can move.
@@ -248,6 +255,16 @@ test "realloc growth adds the delta to total bytes and a shrink adds nothing" {
     try testing.expectEqual(@as(i64, 50), counters.current_bytes);
     try testing.expectEqual(@as(i64, 300), counters.peakBytes());
     try testing.expectEqual(@as(i64, 1), counters.live_count);
+}
+
+test "a fresh block counts as an allocation from nothing" {
+    var fresh: ThreadCounters = .{};
+    var general: ThreadCounters = .{};
+    for ([_]u64{ 0, 16, 100_000, 7 }) |bytes| {
+        fresh.countFresh(bytes);
+        general.countAlloc(0, bytes, 1);
+    }
+    try testing.expectEqual(general, fresh);
 }
 
 test "free lowers current bytes and live count but not the peaks" {

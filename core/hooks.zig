@@ -70,7 +70,7 @@ inline fn countFreshFast(block: ?*anyopaque, size: usize) bool {
     const slot = small_map.freshSlot(address) orelse return false;
     const record = threads.enterOwn() orelse return false;
     small_map.fill(slot, size);
-    record.counters.countAlloc(0, size, 1);
+    record.counters.countFresh(size);
     threads.leaveOwn(record);
     return true;
 }
@@ -103,7 +103,7 @@ inline fn recordAllocInline(block: ?*anyopaque, size: usize, hook_frame: usize) 
     if (site_table.enabled()) return recordAllocWithSite(record, block, size, hook_frame);
     const ptr = block orelse return record.counters.countFailed();
     if (!track(record, ptr, size, no_origin)) return record.counters.countForeign();
-    record.counters.countAlloc(0, size, 1);
+    record.counters.countFresh(size);
 }
 
 /// `hook_frame`: the frame of the exported hook, whose record holds the
@@ -113,7 +113,7 @@ inline fn recordAllocWithSite(record: *ThreadRecord, block: ?*anyopaque, size: u
     const born = origin(record, hook_frame);
     if (!track(record, ptr, size, born)) return record.counters.countForeign();
     site_table.countAlloc(born.site - 1, laneOf(record), size, @intCast(size), 1, size);
-    record.counters.countAlloc(0, size, 1);
+    record.counters.countFresh(size);
     record.counters.offerPeak();
 }
 
