@@ -117,7 +117,7 @@ inline fn recordAllocWithSite(record: *ThreadRecord, block: ?*anyopaque, size: u
     record.counters.offerPeak();
 }
 
-fn origin(record: *ThreadRecord, hook_frame: usize) Origin {
+inline fn origin(record: *ThreadRecord, hook_frame: usize) Origin {
     return .{ .site = backtrace.captureSite(record, hook_frame), .time = event_clock.now(&record.clock) };
 }
 
@@ -142,7 +142,7 @@ fn settleStale(record: *ThreadRecord, stale: live_table.Found) void {
 }
 
 /// Settles the site of a block that is gone (freed, or moved by realloc).
-noinline fn siteFree(record: *ThreadRecord, block: live_table.Found, time: u64) void {
+inline fn siteFree(record: *ThreadRecord, block: live_table.Found, time: u64) void {
     const site = live_table.siteOf(block);
     std.debug.assert(site != 0);
     const lifetime = (event_clock.now(&record.clock) -% time) & live_table.time_mask;
