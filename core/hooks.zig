@@ -69,7 +69,7 @@ inline fn countFreshFast(block: ?*anyopaque, size: usize) bool {
     if (size > small_map.size_max) return false;
     const slot = small_map.freshSlot(address) orelse return false;
     const record = threads.enterOwn() orelse return false;
-    small_map.fill(slot, size);
+    small_map.fill(slot, address, size);
     record.counters.countFresh(size);
     threads.leaveOwn(record);
     return true;

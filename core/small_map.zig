@@ -1,11 +1,14 @@
 //! The live table's fast half: small blocks, found by address arithmetic.
 //!
-//! Every 16-byte granule of the address space has a 2-byte entry in a
+//! Every 32-byte granule of the address space has a 2-byte entry in a
 //! table mapped lazily per 64 MiB region (a glibc arena heap is 64 MiB, so
-//! a thread's blocks fill its own region). The entry holds the block's
-//! requested size + 1 (0 = no block): what the hook itself saw. Nothing
-//! read back at free comes from glibc's chunk header, which changes when a
-//! block is resized where the profiler cannot see it (`realloc(p, 1)` while
+//! a thread's blocks fill its own region). 32 bytes, because glibc's
+//! smallest chunk is 32 bytes: two live blocks are at least that far apart,
+//! so no two share a granule. The entry holds the block's requested size
+//! + 1 and bit 4 of its address (which 16-byte half of the granule it
+//! starts in; 0 = no block): what the hook itself saw. Nothing read back at
+//! free comes from glibc's chunk header, which changes when a block is
+//! resized where the profiler cannot see it (`realloc(p, 1)` while
 //! uninstalled, or from a module that is not patched): a size derived from
 //! the chunk then went wrong, or wrapped to -1 TiB. The free of such a block
 //! subtracts exactly what its allocation added.
@@ -16,11 +19,10 @@
 //! lock, no read-modify-write, no shared cache line on the hot path. That
 //! is what lets two threads allocate without slowing each other down.
 //!
-//! Memory: 2 bytes per 16 bytes of address space *that holds small blocks*,
-//! touched page by page: about chunk/8 bytes per block (4 B for a 32 B
-//! chunk, 34 B for a 272 B one). Larger blocks and blocks with a call-site
-//! id that does not fit go to `large_table.zig`, where a block costs one
-//! entry whatever its size.
+//! Memory: 2 bytes per 32 bytes of address space *that holds small blocks*,
+//! touched page by page: about chunk/16 bytes per block (2 B for a 32 B
+//! chunk, 17 B for a 272 B one). Larger blocks go to `large_table.zig`,
+//! where a block costs one entry whatever its size.
 
 const std = @import("std");
 const RegionMap = @import("region_map.zig").RegionMap;
@@ -30,15 +32,34 @@ const RegionMap = @import("region_map.zig").RegionMap;
 /// page covers many of them.
 pub const size_max: u64 = 1024;
 
-/// The requested size + 1 of each small block (0 = no block).
-var size_map: RegionMap(u16) = .{};
+/// glibc's smallest chunk (MINSIZE on 64-bit targets): the granule.
+const granule_shift = 5;
+/// Each small block's (requested size + 1) << 1 | bit 4 of its address
+/// (0 = no block).
+var size_map: RegionMap(u16, granule_shift) = .{};
 comptime {
-    std.debug.assert(size_max + 1 <= std.math.maxInt(u16));
+    std.debug.assert(((size_max + 1) << 1 | 1) <= std.math.maxInt(u16));
+}
+
+inline fn entryOf(address: usize, size: u64) u16 {
+    return @intCast(((size + 1) << 1) | ((address >> 4) & 1));
+}
+
+/// The size an entry holds, when it describes the block at `address` (and
+/// not one starting in the granule's other half).
+inline fn sizeIn(entry: u16, address: usize) ?u64 {
+    // One compare for "present, and this half": taking the tag away leaves
+    // an even number >= 2 exactly then; rotated right by one that is
+    // size + 1, while an odd or zero one lands at 0 or above 2^15.
+    const tag: u16 = @intCast((address >> 4) & 1);
+    const size = std.math.rotr(u16, entry -% tag, 1) -% 1;
+    if (size > size_max) return null;
+    return size;
 }
 /// With call sites on: each small block's site id (low 24 bits) and
 /// allocation time (high 40 bits, wrapping), 8 bytes per granule, mapped
 /// only for regions that held a block with a site.
-var side_map: RegionMap(u64) = .{};
+var side_map: RegionMap(u64, granule_shift) = .{};
 /// Set once any block with a site was recorded: until then the Tier 1 path
 /// skips the side map entirely (one predictable branch instead of a lookup).
 var side_map_used: std.atomic.Value(bool) = .init(false);
@@ -91,15 +112,17 @@ pub inline fn insert(address: usize, size: u64, site: u32, time: u64) Found {
         if (side_map.slot(address, false)) |side| side.store(0, .monotonic);
     }
     const previous = slot.load(.monotonic);
-    slot.store(@intCast(size + 1), .monotonic);
+    slot.store(entryOf(address, size), .monotonic);
     if (previous == 0) return none;
-    return found(previous - 1, 0);
+    // A block recorded in this granule, at this address or in the other
+    // half, overlaps the new one: it was freed unseen.
+    return found((previous >> 1) - 1, 0);
 }
 
 /// The hooks' fast paths (`hooks.zig`): the common cases in a few
 /// instructions, null for anything else (the caller then takes `insert` or
 /// `remove`, which handle every case).
-pub const Slot = RegionMap(u16).Slot;
+pub const Slot = RegionMap(u16, granule_shift).Slot;
 
 /// The empty entry of a fresh small block whose region has a table, with no
 /// stale side entry to clear (call sites never used).
@@ -110,9 +133,9 @@ pub inline fn freshSlot(address: usize) ?*Slot {
     return slot;
 }
 
-pub inline fn fill(slot: *Slot, size: u64) void {
+pub inline fn fill(slot: *Slot, address: usize, size: u64) void {
     std.debug.assert(size <= size_max);
-    slot.store(@intCast(size + 1), .monotonic);
+    slot.store(entryOf(address, size), .monotonic);
 }
 
 /// Removes the small block at `address` and returns its size, when call
@@ -120,20 +143,17 @@ pub inline fn fill(slot: *Slot, size: u64) void {
 pub inline fn takeSize(address: usize) ?u64 {
     if (side_map_used.load(.monotonic)) return null;
     const slot = size_map.slot(address, false) orelse return null;
-    const entry = slot.load(.monotonic);
-    if (entry == 0) return null;
+    const size = sizeIn(slot.load(.monotonic), address) orelse return null;
     slot.store(0, .monotonic);
-    return entry - 1;
+    return size;
 }
 
 /// Removes and returns the block at `address`, or `none`; `time` receives
 /// its allocation time if it has a site (else 0).
 pub inline fn remove(address: usize, time: *u64) Found {
     const slot = size_map.slot(address, false) orelse return none;
-    const entry = slot.load(.monotonic);
-    if (entry == 0) return none;
+    const size = sizeIn(slot.load(.monotonic), address) orelse return none;
     slot.store(0, .monotonic);
-    const size: u64 = entry - 1;
     if (!side_map_used.load(.monotonic)) return size;
     var site: u32 = 0;
     if (side_map.slot(address, false)) |side| {
@@ -171,11 +191,12 @@ test "a small block is found at its address with its exact size, and gone after 
     try testing.expectEqual(none, remove(block, &test_time));
 }
 
-test "an address that was never recorded is not found" {
-    var memory: [256]u8 align(16) = undefined;
-    const block = fakeChunk(&memory, 16, 32);
+test "an address that was never recorded is not found, even in a recorded block's granule" {
+    var memory: [256]u8 align(32) = undefined;
+    const block = fakeChunk(&memory, 32, 32);
     try testing.expectEqual(none, insert(block, 20, 0, 0));
     try testing.expectEqual(none, remove(block + 16, &test_time));
+    try testing.expectEqual(none, remove(block + 32, &test_time));
     try testing.expectEqual(none, remove(0x7200_0000_0000, &test_time));
     _ = remove(block, &test_time);
 }
@@ -197,6 +218,19 @@ test "a block whose chunk was resized unseen is freed with the size it was recor
     try testing.expectEqual(none, insert(block, 0, 0, 0));
     _ = fakeChunk(&memory, 16, 1008);
     try testing.expectEqual(@as(u64, 0), sizeOf(remove(block, &test_time)));
+}
+
+test "blocks 32 bytes apart, at either half of a granule, keep their own sizes" {
+    var memory: [256]u8 align(32) = undefined;
+    const a = fakeChunk(&memory, 48, 32); // bit 4 set
+    const b = a + 32;
+    const c = a + 80; // bit 4 clear
+    try testing.expectEqual(none, insert(a, 24, 0, 0));
+    try testing.expectEqual(none, insert(b, 17, 0, 0));
+    try testing.expectEqual(none, insert(c, 1, 0, 0));
+    try testing.expectEqual(@as(u64, 17), sizeOf(remove(b, &test_time)));
+    try testing.expectEqual(@as(u64, 24), sizeOf(remove(a, &test_time)));
+    try testing.expectEqual(@as(u64, 1), sizeOf(remove(c, &test_time)));
 }
 
 test "no size and site a Found carries collides with the sentinels" {
