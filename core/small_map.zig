@@ -21,8 +21,10 @@
 //!
 //! Memory: 2 bytes per 32 bytes of address space *that holds small blocks*,
 //! touched page by page: about chunk/16 bytes per block (2 B for a 32 B
-//! chunk, 17 B for a 272 B one). Larger blocks go to `large_table.zig`,
-//! where a block costs one entry whatever its size.
+//! chunk, 17 B for a 272 B one); with call sites on, a side map adds 8
+//! bytes per granule (site id and birth time) in regions that held a block
+//! with a site. Larger blocks go to `large_table.zig`, where a block costs
+//! one entry whatever its size.
 
 const std = @import("std");
 const RegionMap = @import("region_map.zig").RegionMap;
