@@ -97,7 +97,7 @@ noinline fn recordAlloc(block: ?*anyopaque, size: usize, hook_frame: usize) void
 
 inline fn recordAllocInline(block: ?*anyopaque, size: usize, hook_frame: usize) void {
     if (!isCounting()) return;
-    if (sampler.enabled()) return sampled_path.alloc(block, size, @frameAddress());
+    if (sampler.enabled()) return sampled_path.alloc(block, size, hook_frame);
     const record = threads.enter() orelse return;
     defer threads.leave(record);
     if (site_table.enabled()) return recordAllocWithSite(record, block, size, hook_frame);
@@ -165,12 +165,19 @@ inline fn recordFreeInline(ptr: *anyopaque) void {
     record.counters.countFree(live_table.sizeOf(block));
 }
 
+/// Call sites on, every one or sampled (`sampled_path.zig`): the hooks take
+/// their call-site paths. Two loads; the sampler is on only with the table
+/// (it is switched on just before it), so Tier 1 never sees a sampled block.
+inline fn callSitesOn() bool {
+    return site_table.enabled() or sampler.enabled();
+}
+
 pub noinline fn malloc(size: usize) callconv(hook_callconv) ?*anyopaque {
-    if (site_table.enabled()) return @call(.always_tail, mallocWithSite, .{size});
+    if (callSitesOn()) return @call(.always_tail, mallocWithSite, .{size});
     return allocate(size);
 }
 
-/// malloc with call sites on: its own hook path, entered by a tail call so
+/// malloc with call sites on (every one or sampled): its own hook path, entered by a tail call so
 /// that its frame is the one the program called (the walk starts there).
 noinline fn mallocWithSite(size: usize) callconv(hook_callconv) ?*anyopaque {
     const block = real.malloc(size);
@@ -190,7 +197,7 @@ inline fn allocate(size: usize) ?*anyopaque {
 /// when call sites are off, else the full path. `hook_frame`: the frame of
 /// the exported hook the program called.
 inline fn countFresh(block: ?*anyopaque, size: usize, hook_frame: usize) void {
-    if (site_table.enabled() or !countFreshFast(block, size)) recordAlloc(block, size, hook_frame);
+    if (callSitesOn() or !countFreshFast(block, size)) recordAlloc(block, size, hook_frame);
 }
 
 pub fn calloc(count: usize, size: usize) callconv(hook_callconv) ?*anyopaque {
@@ -202,7 +209,7 @@ pub fn calloc(count: usize, size: usize) callconv(hook_callconv) ?*anyopaque {
 }
 
 pub noinline fn free(ptr: ?*anyopaque) callconv(hook_callconv) void {
-    if (site_table.enabled()) return @call(.always_tail, freeWithSite, .{ptr});
+    if (callSitesOn()) return @call(.always_tail, freeWithSite, .{ptr});
     // Removed from the table before the real free: once glibc has the block
     // back, another thread may be handed the same address.
     if (ptr) |block| {

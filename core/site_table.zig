@@ -357,7 +357,7 @@ fn settlePeak(stats: *Stats) void {
 /// An allocation (or the growth/shrink of a realloc) at `site`: `events`
 /// allocation events, `total` bytes added to the total, `bytes`/`blocks`
 /// the change of live values, `block_bytes` the block's size now.
-pub fn countAlloc(site: u32, lane: u8, total: u64, bytes: i64, blocks: i64, block_bytes: u64) void {
+pub inline fn countAlloc(site: u32, lane: u8, total: u64, bytes: i64, blocks: i64, block_bytes: u64) void {
     const stats = statsOf(site, lane) orelse return;
     const own = lane != 0;
     settlePeak(stats);
@@ -398,7 +398,7 @@ pub fn countSampledFree(site: u32, lane: u8, blocks: u64, bytes: u64) void {
 }
 
 /// A block of `bytes` allocated at `site` is gone after `lifetime` events.
-pub fn countFree(site: u32, lane: u8, bytes: u64, lifetime: u64) void {
+pub inline fn countFree(site: u32, lane: u8, bytes: u64, lifetime: u64) void {
     const stats = statsOf(site, lane) orelse return;
     const own = lane != 0;
     settlePeak(stats);

@@ -60,7 +60,7 @@ pub const FrameHash = struct {
 /// addresses and adding each to `hash`. Returns how many were stored. The
 /// caller starts at the exported hook's frame, so no frame of our own is
 /// walked: nothing is range-checked per frame.
-pub fn walk(start: usize, bounds: Bounds, out: []usize, hash: *FrameHash) usize {
+pub inline fn walk(start: usize, bounds: Bounds, out: []usize, hash: *FrameHash) usize {
     // A frame record is two words: the caller's frame pointer, then the
     // return address. Both must lie inside this stack. Frames grow toward
     // higher addresses as we walk out, so after the first check only the
