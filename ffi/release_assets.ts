@@ -24,12 +24,12 @@ export interface ReleaseAsset {
 export const RELEASE_ASSETS: Readonly<Record<string, ReleaseAsset>> = {
   "x86_64-linux-gnu": {
     file: "libmod_alloc-x86_64-linux-gnu.so",
-    sha256: "02ce0c24637ae98db779c6d4d75d72b0c400fa1baa63626368117053631c7fa4",
-    bytes: 485848,
+    sha256: "c1fac2681f93a2899354ea4ead8025d9c9c2a8729ffe2e5791865ebded647a9d",
+    bytes: 495192,
   },
   "aarch64-linux-gnu": {
     file: "libmod_alloc-aarch64-linux-gnu.so",
-    sha256: "2e80dcc3ca362eb1fbf293ea886fbd202388f069d4bf0402d6c1ca1337f85530",
-    bytes: 468720,
+    sha256: "b00fb0392adc524c96aae62a4d5b9b978062c8651360424cba01046491c22076",
+    bytes: 477808,
   },
 };
