@@ -29,6 +29,7 @@
 
 const std = @import("std");
 const event_clock = @import("event_clock.zig");
+const SpinLock = @import("SpinLock.zig");
 const site_table = @import("site_table.zig");
 const monotonicNs = @import("timeline.zig").monotonicNs;
 
@@ -194,27 +195,14 @@ const History = struct {
 
 var state: History = .{};
 /// Tried by folds, waited on (boundedly) by readers.
-var busy: std.atomic.Value(bool) = .init(false);
-
-fn tryLock() bool {
-    return !busy.swap(true, .acquire);
-}
-
-fn unlock() void {
-    busy.store(false, .release);
-}
+var lock: SpinLock = .{};
 
 /// See `timeline.read_attempts_max`: a reader interrupted a walk on its own
 /// thread (a signal handler writing the report) gives up instead of hanging.
 const read_attempts_max = 1 << 16;
 
 fn lockForRead() bool {
-    var attempts: u32 = 0;
-    while (!tryLock()) : (attempts += 1) {
-        if (attempts == read_attempts_max) return false;
-        if (attempts % 256 == 255) _ = std.os.linux.sched_yield() else std.atomic.spinLoopHint();
-    }
-    return true;
+    return lock.lockBounded(read_attempts_max);
 }
 
 /// Called by every fold with the folded live bytes: one load and a compare
@@ -227,8 +215,8 @@ pub fn offer(live_bytes: i64) void {
 
 noinline fn offerDue(now_events: u64, live_bytes: i64) void {
     @branchHint(.cold);
-    if (!site_table.enabled() or !tryLock()) return;
-    defer unlock();
+    if (!site_table.enabled() or !lock.tryLock()) return;
+    defer lock.unlock();
     if (now_events < state.next_due_events.raw) return; // another thread took it
     const start_ns: i64 = @intCast(monotonicNs());
     // Not yet: the next fold asks again (one clock read per fold meanwhile).
@@ -280,14 +268,14 @@ fn walkForRead(now_events: u64, now_ns: i64, now_bytes: i64, peak_events: u64, p
 
 /// Starts over at a counters' reset: earlier snapshots describe another run.
 pub fn restart() void {
-    while (!tryLock()) std.atomic.spinLoopHint();
-    defer unlock();
+    lock.lock();
+    defer lock.unlock();
     state.restart(event_clock.elapsed());
 }
 
 /// In the child after fork: the thread that held the lock is gone.
 pub fn afterForkChild() void {
-    busy.store(false, .release);
+    lock.forceUnlock();
 }
 
 /// The kept snapshots, the read's two and the schedule, for a reader that
@@ -320,8 +308,7 @@ pub fn holdForRead(now_bytes: i64, peak_events: u64, peak_bytes: i64) ?Held {
 }
 
 pub fn release() void {
-    std.debug.assert(busy.load(.monotonic));
-    unlock();
+    lock.unlock();
 }
 
 /// f64 values per snapshot in `timeline.read`'s output: kind, events,

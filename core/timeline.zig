@@ -31,6 +31,7 @@
 const std = @import("std");
 const linux = std.os.linux;
 const event_clock = @import("event_clock.zig");
+const SpinLock = @import("SpinLock.zig");
 const counters = @import("counters.zig");
 const peak = @import("peak.zig");
 const site_history = @import("site_history.zig");
@@ -99,8 +100,9 @@ const Series = struct {
 };
 
 const State = struct {
-    /// Tried, never waited on (see the file's comment).
-    busy: std.atomic.Value(bool) = .init(false),
+    /// Tried, never waited on, by folds; waited on boundedly by readers
+    /// (see the file's comment).
+    lock: SpinLock = .{},
     /// Wall time starts at the first sample (the library has no clock of
     /// its own before); the allocation clock at 0, as DHAT's times do,
     /// until a restart moves both origins to the restart.
@@ -134,14 +136,6 @@ pub fn monotonicNs() u64 {
     return @as(u64, @intCast(time.sec)) * std.time.ns_per_s + @as(u64, @intCast(time.nsec));
 }
 
-fn tryLock() bool {
-    return !state.busy.swap(true, .acquire);
-}
-
-fn unlock() void {
-    state.busy.store(false, .release);
-}
-
 /// A fold whose sum is within this of the last sample, and not above the
 /// highest, adds nothing a chart can show: it returns after two loads,
 /// without the clock or the lock. A program that churns blocks around a
@@ -156,11 +150,11 @@ pub fn sample(bytes: i64, blocks: i64) void {
     site_history.offer(bytes);
     const near_last = @abs(bytes -| state.last_bytes.load(.monotonic)) < moved_bytes_min;
     if (near_last and bytes <= state.highest_bytes.load(.monotonic)) return;
-    if (!tryLock()) {
+    if (!state.lock.tryLock()) {
         _ = state.skipped.fetchAdd(1, .monotonic);
         return;
     }
-    defer unlock();
+    defer state.lock.unlock();
     sampleLocked(bytes, blocks, event_clock.elapsed(), monotonicNs());
 }
 
@@ -172,7 +166,7 @@ pub fn sampleExact(bytes: i64, blocks: i64) void {
         _ = state.skipped.fetchAdd(1, .monotonic);
         return;
     }
-    defer unlock();
+    defer state.lock.unlock();
     sampleLocked(bytes, blocks, event_clock.elapsed(), monotonicNs());
 }
 
@@ -202,8 +196,8 @@ pub fn restart() void {
     // First, and not under this lock: a reader takes the history's lock,
     // then this one (boundedly).
     site_history.restart();
-    while (!tryLock()) std.atomic.spinLoopHint();
-    defer unlock();
+    state.lock.lock();
+    defer state.lock.unlock();
     state.started = false;
     state.origin_events = event_clock.elapsed();
     state.highest = .{};
@@ -214,7 +208,7 @@ pub fn restart() void {
 
 /// In the child after fork: the thread that held the lock is gone.
 pub fn afterForkChild() void {
-    state.busy.store(false, .release);
+    state.lock.forceUnlock();
     site_history.afterForkChild();
 }
 
@@ -279,7 +273,7 @@ const Summary = struct {
 
 /// Takes the reader's final sample (the exact sums of now); lock held.
 fn finish(now_bytes: i64, now_blocks: i64, peak_now: PeakNow) Summary {
-    std.debug.assert(state.busy.load(.monotonic));
+    std.debug.assert(state.lock.heldByCaller());
     const now_events = event_clock.elapsed();
     const now_ns = monotonicNs();
     sampleLocked(now_bytes, now_blocks, now_events, now_ns);
@@ -305,12 +299,7 @@ fn finish(now_bytes: i64, now_blocks: i64, peak_now: PeakNow) Summary {
 const read_attempts_max = 1 << 16;
 
 fn lockForRead() bool {
-    var attempts: u32 = 0;
-    while (!tryLock()) : (attempts += 1) {
-        if (attempts == read_attempts_max) return false;
-        if (attempts % 256 == 255) _ = linux.sched_yield() else std.atomic.spinLoopHint();
-    }
-    return true;
+    return state.lock.lockBounded(read_attempts_max);
 }
 
 /// The site history held for a read (`site_history.holdForRead`), taken
@@ -333,7 +322,7 @@ pub fn read(now_bytes: i64, now_blocks: i64, peak_now: PeakNow, out: *[values_co
     const held = holdSites(now_bytes, peak_now);
     defer if (held != null) site_history.release();
     if (!lockForRead()) return;
-    defer unlock();
+    defer state.lock.unlock();
     const summary = finish(now_bytes, now_blocks, peak_now);
     const values = [header_values]u64{
         points_max,                    state.skipped.load(.monotonic),
@@ -409,7 +398,7 @@ pub fn writeJson(out: anytype, now_bytes: i64, now_blocks: i64, peak_now: PeakNo
     const held = holdSites(now_bytes, peak_now);
     defer if (held != null) site_history.release();
     if (!lockForRead()) return out.text("null");
-    defer unlock();
+    defer state.lock.unlock();
     const summary = finish(now_bytes, now_blocks, peak_now);
     out.print("{{\"pointsMax\":{d},\"skipped\":{d},", .{ points_max, state.skipped.load(.monotonic) });
     out.print("\"eventsWidth\":{d},\"wallWidthNs\":{d},", .{ state.by_events.width, state.by_wall.width });

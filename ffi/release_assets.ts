@@ -24,12 +24,12 @@ export interface ReleaseAsset {
 export const RELEASE_ASSETS: Readonly<Record<string, ReleaseAsset>> = {
   "x86_64-linux-gnu": {
     file: "libmod_alloc-x86_64-linux-gnu.so",
-    sha256: "c1fac2681f93a2899354ea4ead8025d9c9c2a8729ffe2e5791865ebded647a9d",
-    bytes: 495192,
+    sha256: "1cddbf532643ed8ead906e7be6055062997304f721b62b0a13f76b08c51a5ab5",
+    bytes: 496600,
   },
   "aarch64-linux-gnu": {
     file: "libmod_alloc-aarch64-linux-gnu.so",
-    sha256: "b00fb0392adc524c96aae62a4d5b9b978062c8651360424cba01046491c22076",
-    bytes: 477808,
+    sha256: "ec9780bcf3d7b97fa7d71c85e7182874fa505cf41268d3b75838e537edf184ce",
+    bytes: 478320,
   },
 };
