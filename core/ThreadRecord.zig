@@ -77,6 +77,12 @@ comptime {
     std.debug.assert(@sizeOf(ThreadRecord) % 64 == 0);
 }
 
+/// The thread's site-table lane, claimed on its first site event.
+pub inline fn siteLane(record: *ThreadRecord) u8 {
+    if (record.lane == lane_unassigned) record.lane = site_table.claimLane();
+    return record.lane;
+}
+
 /// Makes the record new for a claiming thread; keeps what belongs to the
 /// record rather than to a thread (mapped buffers, registry links).
 pub fn resetForClaim(record: *ThreadRecord, tid: i32) void {

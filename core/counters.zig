@@ -57,19 +57,32 @@ pub const ThreadCounters = extern struct {
 
     /// A fresh block: `countAlloc(0, bytes, 1)` without the growth test.
     pub inline fn countFresh(self: *ThreadCounters, bytes: u64) void {
-        put(&self.alloc_count, self.alloc_count + 1);
-        put(&self.total_bytes, self.total_bytes + bytes);
+        self.countEvent(bytes);
         self.changeLive(@bitCast(bytes), 1);
     }
 
+    /// An allocation event of `bytes` whose effect on the live values is
+    /// counted apart (sampling mode: only sampled blocks move the live
+    /// estimates, through `changeLive`).
+    pub inline fn countEvent(self: *ThreadCounters, bytes: u64) void {
+        put(&self.alloc_count, self.alloc_count + 1);
+        put(&self.total_bytes, self.total_bytes + bytes);
+    }
+
     pub inline fn countFree(self: *ThreadCounters, bytes: u64) void {
-        put(&self.free_count, self.free_count + 1);
+        self.countFreeEvent();
         // Live values only fall here: no high-water mark can move.
         const current = self.current_bytes - @as(i64, @bitCast(bytes));
         const live = self.live_count - 1;
         put(&self.current_bytes, current);
         put(&self.live_count, live);
         if (peak.mustFold(current - self.flushed_bytes, live - self.flushed_live)) self.flush();
+    }
+
+    /// A free event whose effect on the live values is counted apart (see
+    /// `countEvent`).
+    pub inline fn countFreeEvent(self: *ThreadCounters) void {
+        put(&self.free_count, self.free_count + 1);
     }
 
     pub fn countForeign(self: *ThreadCounters) void {

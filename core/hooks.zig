@@ -53,12 +53,6 @@ fn isCounting() bool {
 const Origin = struct { site: u32, time: u64 };
 const no_origin: Origin = .{ .site = 0, .time = 0 };
 
-/// The calling thread's site-table lane, claimed on its first site event.
-inline fn laneOf(record: *ThreadRecord) u8 {
-    if (record.lane == ThreadRecord.lane_unassigned) record.lane = site_table.claimLane();
-    return record.lane;
-}
-
 /// Tier 1's fast path for a fresh block: the common case (own record, a
 /// small block in a region that has a table, call sites off) with no call
 /// and no stack of its own. False when anything is unusual: nothing was
@@ -112,7 +106,7 @@ inline fn recordAllocWithSite(record: *ThreadRecord, block: ?*anyopaque, size: u
     const ptr = block orelse return record.counters.countFailed();
     const born = origin(record, hook_frame);
     if (!track(record, ptr, size, born)) return record.counters.countForeign();
-    site_table.countAlloc(born.site - 1, laneOf(record), size, @intCast(size), 1, size);
+    site_table.countAlloc(born.site - 1, record.siteLane(), size, @intCast(size), 1, size);
     record.counters.countFresh(size);
     record.counters.offerPeak();
 }
@@ -138,7 +132,7 @@ fn settleStale(record: *ThreadRecord, stale: live_table.Found) void {
     // Its site, if it has one, is settled too; when it was freed is
     // unknown, so no lifetime is added.
     const site = live_table.siteOf(stale);
-    if (site != 0) site_table.countFree(site - 1, laneOf(record), live_table.sizeOf(stale), 0);
+    if (site != 0) site_table.countFree(site - 1, record.siteLane(), live_table.sizeOf(stale), 0);
 }
 
 /// Settles the site of a block that is gone (freed, or moved by realloc).
@@ -146,7 +140,7 @@ inline fn siteFree(record: *ThreadRecord, block: live_table.Found, time: u64) vo
     const site = live_table.siteOf(block);
     std.debug.assert(site != 0);
     const lifetime = (event_clock.now(&record.clock) -% time) & live_table.time_mask;
-    site_table.countFree(site - 1, laneOf(record), live_table.sizeOf(block), lifetime);
+    site_table.countFree(site - 1, record.siteLane(), live_table.sizeOf(block), lifetime);
 }
 
 noinline fn recordFree(ptr: *anyopaque) void {
@@ -274,7 +268,7 @@ inline fn reallocate(ptr: ?*anyopaque, size: usize) ?*anyopaque {
     // block of `size` bytes. Otherwise one event that adds the growth.
     if (old == live_table.none) thread.countForeign();
     const blocks: i64 = if (old == live_table.none) 1 else 0;
-    if (born.site != 0) site_table.countAlloc(born.site - 1, laneOf(record), size -| old_size, @intCast(size), 1, size);
+    if (born.site != 0) site_table.countAlloc(born.site - 1, record.siteLane(), size -| old_size, @intCast(size), 1, size);
     thread.countAlloc(old_size, size, blocks);
     if (born.site != 0) thread.offerPeak();
     return result;

@@ -24,38 +24,21 @@ const site_table = @import("site_table.zig");
 const backtrace = @import("backtrace.zig");
 const threads = @import("thread_lifecycle.zig");
 const sampler = @import("sampler.zig");
-const counters_zig = @import("counters.zig");
 const ThreadRecord = @import("ThreadRecord.zig");
-
-/// Counted by the owner thread only; other threads read with relaxed loads
-/// (the protocol of `counters.zig`).
-inline fn put(field: anytype, value: @TypeOf(field.*)) void {
-    @atomicStore(@TypeOf(field.*), field, value, .monotonic);
-}
-
-inline fn countEvent(counters: *counters_zig.ThreadCounters, size: usize) void {
-    put(&counters.alloc_count, counters.alloc_count + 1);
-    put(&counters.total_bytes, counters.total_bytes + size);
-}
-
-inline fn laneOf(record: *ThreadRecord) u8 {
-    if (record.lane == ThreadRecord.lane_unassigned) record.lane = site_table.claimLane();
-    return record.lane;
-}
 
 /// `hook_frame`: the exported hook's frame, where the walk starts.
 pub inline fn alloc(block: ?*anyopaque, size: usize, hook_frame: usize) void {
     const record = threads.enter() orelse return;
     defer threads.leave(record);
     const ptr = block orelse return record.counters.countFailed();
-    countEvent(&record.counters, size);
+    record.counters.countEvent(size);
     if (record.sampler.take(size)) sampleAlloc(record, @intFromPtr(ptr), size, hook_frame);
 }
 
 pub inline fn free(ptr: *anyopaque) void {
     const record = threads.enter() orelse return;
     defer threads.leave(record);
-    put(&record.counters.free_count, record.counters.free_count + 1);
+    record.counters.countFreeEvent();
     if (sampler.mayBeSampled(@intFromPtr(ptr))) freeMarked(record, @intFromPtr(ptr));
 }
 
@@ -72,7 +55,7 @@ pub inline fn realloc(old_block: *anyopaque, size: usize, hook_frame: usize) ?*a
     const new_block = result orelse {
         if (size == 0) {
             // glibc's realloc(p, 0) frees p and returns NULL.
-            put(&record.counters.free_count, record.counters.free_count + 1);
+            record.counters.countFreeEvent();
             if (old != live_table.none) settle(record, address, old);
         } else {
             // Failed: p is untouched and still live (its mark was kept).
@@ -84,7 +67,7 @@ pub inline fn realloc(old_block: *anyopaque, size: usize, hook_frame: usize) ?*a
         return null;
     };
     if (old != live_table.none) settle(record, address, old);
-    countEvent(&record.counters, size);
+    record.counters.countEvent(size);
     if (record.sampler.take(size)) sampleAlloc(record, @intFromPtr(new_block), size, hook_frame);
     return result;
 }
@@ -101,7 +84,7 @@ noinline fn sampleAlloc(record: *ThreadRecord, address: usize, size: usize, hook
     if (stale != live_table.none) settle(record, address, stale);
     sampler.mark(address);
     const weights = sampler.weightsOf(size, address);
-    site_table.countSampledAlloc(site - 1, laneOf(record), @intCast(weights.blocks), @intCast(weights.bytes), size, weights.variance_blocks, weights.variance_bytes_per_interval);
+    site_table.countSampledAlloc(site - 1, record.siteLane(), @intCast(weights.blocks), @intCast(weights.bytes), size, weights.variance_blocks, weights.variance_bytes_per_interval);
     record.counters.changeLive(weights.bytes, weights.blocks);
     record.counters.offerPeak();
 }
@@ -125,6 +108,6 @@ fn settle(record: *ThreadRecord, address: usize, block: live_table.Found) void {
     }
     sampler.unmark(address);
     const weights = sampler.weightsOf(size, address);
-    site_table.countSampledFree(site - 1, laneOf(record), @intCast(weights.blocks), @intCast(weights.bytes));
+    site_table.countSampledFree(site - 1, record.siteLane(), @intCast(weights.blocks), @intCast(weights.bytes));
     record.counters.changeLive(-weights.bytes, -weights.blocks);
 }

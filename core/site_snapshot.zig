@@ -61,8 +61,8 @@ pub fn buffer() ?[*]u8 {
 /// shares lane 0.
 pub fn ownLane() ?u8 {
     const record = threads.ownRecord() orelse return null;
-    if (record.lane == ThreadRecord.lane_unassigned) record.lane = site_table.claimLane();
-    return if (record.lane == 0) null else record.lane;
+    const lane = record.siteLane();
+    return if (lane == 0) null else lane;
 }
 
 /// Records the current values of every site (of the calling thread's lane
