@@ -225,9 +225,9 @@ fn writeSampling(out: *Output) void {
     if (interval == 0) return;
     const stats = countersNow();
     out.print("\"sampling\":{{\"meanIntervalBytes\":{d},", .{interval});
-    out.print("\"exactBlocks\":{d},", .{stats[@intFromEnum(abi.StatsField.alloc_count)]});
-    out.print("\"exactBytes\":{d},", .{stats[@intFromEnum(abi.StatsField.total_bytes)]});
-    out.print("\"exactFrees\":{d}}},", .{stats[@intFromEnum(abi.StatsField.free_count)]});
+    out.print("\"exactBlocks\":{d},", .{stats[@backingInt(abi.StatsField.alloc_count)]});
+    out.print("\"exactBytes\":{d},", .{stats[@backingInt(abi.StatsField.total_bytes)]});
+    out.print("\"exactFrees\":{d}}},", .{stats[@backingInt(abi.StatsField.free_count)]});
 }
 
 /// The all-threads counters now.
@@ -239,7 +239,7 @@ fn countersNow() [abi.stats_fields_count]f64 {
 }
 
 fn exactAllocCount() u64 {
-    return @intFromFloat(countersNow()[@intFromEnum(abi.StatsField.alloc_count)]);
+    return @intFromFloat(countersNow()[@backingInt(abi.StatsField.alloc_count)]);
 }
 
 /// One standard error of a site's estimates (`sampler.Weights`): blocks,

@@ -214,7 +214,7 @@ export fn mod_alloc_env_settings(out: *[3]f64) void {
 /// Turns sampling mode on (`configuration.configureSampling`): mean bytes
 /// between samples, a seed (0 = new each run), frames and buckets.
 export fn mod_alloc_configure_sampling(interval: u32, seed: u32, frames: u32, buckets: u32) i32 {
-    return @intFromEnum(configuration.configureSampling(interval, seed, frames, buckets));
+    return @backingInt(configuration.configureSampling(interval, seed, frames, buckets));
 }
 
 /// Sampling: the mean interval in effect (0 = off), then MOD_ALLOC_SAMPLE
