@@ -18,6 +18,7 @@
 //! that finds nothing.
 
 const std = @import("std");
+const wall_clock = @import("wall_clock.zig");
 
 /// Largest interval: budgets and weights stay well inside i64/f64 range.
 pub const interval_max: u32 = 1 << 30;
@@ -98,15 +99,9 @@ fn splitmix(value: u64) u64 {
 
 fn seedForThread() u64 {
     const ordinal = threads_seeded.fetchAdd(1, .monotonic);
-    const base = if (seed_fixed != 0) seed_fixed else timeStamp() ^ (@as(u64, @bitCast(@as(i64, std.os.linux.gettid()))) << 32);
+    const base = if (seed_fixed != 0) seed_fixed else wall_clock.monotonicNs() ^ (@as(u64, @bitCast(@as(i64, std.os.linux.gettid()))) << 32);
     const seed = splitmix(base +% ordinal *% 0xD1B54A32D192ED03);
     return if (seed == 0) 1 else seed;
-}
-
-fn timeStamp() u64 {
-    var ts: std.os.linux.timespec = undefined;
-    _ = std.os.linux.clock_gettime(.MONOTONIC, &ts);
-    return @as(u64, @bitCast(@as(i64, ts.sec))) *% 1_000_000_000 +% @as(u64, @bitCast(@as(i64, ts.nsec)));
 }
 
 /// What one sample of `size` bytes stands for, rounded to the integers the

@@ -31,7 +31,7 @@ const std = @import("std");
 const event_clock = @import("event_clock.zig");
 const SpinLock = @import("SpinLock.zig");
 const site_table = @import("site_table.zig");
-const monotonicNs = @import("timeline.zig").monotonicNs;
+const monotonicNs = @import("wall_clock.zig").monotonicNs;
 
 /// Snapshots kept (plus the two a read adds). 64: a point every ~18
 /// pixels of the report's chart, enough to see which sites rise and fall;

@@ -29,9 +29,9 @@
 //! child's lock is released by `afterForkChild`.
 
 const std = @import("std");
-const linux = std.os.linux;
 const event_clock = @import("event_clock.zig");
 const SpinLock = @import("SpinLock.zig");
+const monotonicNs = @import("wall_clock.zig").monotonicNs;
 const counters = @import("counters.zig");
 const peak = @import("peak.zig");
 const site_history = @import("site_history.zig");
@@ -126,15 +126,6 @@ const State = struct {
 };
 
 var state: State = .{};
-
-extern "c" fn clock_gettime(clock: c_int, time: *linux.timespec) c_int;
-
-pub fn monotonicNs() u64 {
-    var time: linux.timespec = undefined;
-    // CLOCK_MONOTONIC cannot fail with a valid pointer; 0 if it ever does.
-    if (clock_gettime(@backingInt(linux.CLOCK.MONOTONIC), &time) != 0) return 0;
-    return @as(u64, @intCast(time.sec)) * std.time.ns_per_s + @as(u64, @intCast(time.nsec));
-}
 
 /// A fold whose sum is within this of the last sample, and not above the
 /// highest, adds nothing a chart can show: it returns after two loads,

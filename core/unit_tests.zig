@@ -21,6 +21,7 @@ test {
     _ = @import("peak.zig");
     _ = @import("timeline.zig");
     _ = @import("site_history.zig");
+    _ = @import("wall_clock.zig");
     _ = @import("thread_tls.zig");
     _ = @import("thread_registry.zig");
     _ = @import("thread_lifecycle.zig");

@@ -24,12 +24,12 @@ export interface ReleaseAsset {
 export const RELEASE_ASSETS: Readonly<Record<string, ReleaseAsset>> = {
   "x86_64-linux-gnu": {
     file: "libmod_alloc-x86_64-linux-gnu.so",
-    sha256: "1cddbf532643ed8ead906e7be6055062997304f721b62b0a13f76b08c51a5ab5",
-    bytes: 496600,
+    sha256: "966304d0d46801034563dbd8b402b275bac5abd2bec59a43c1d5fa12f94b7663",
+    bytes: 496472,
   },
   "aarch64-linux-gnu": {
     file: "libmod_alloc-aarch64-linux-gnu.so",
-    sha256: "ec9780bcf3d7b97fa7d71c85e7182874fa505cf41268d3b75838e537edf184ce",
-    bytes: 478320,
+    sha256: "ee2e781d61cd2be1290c6d7a9d0b335f147be0f604cc8a5e51cc2521990bfb1f",
+    bytes: 478128,
   },
 };
